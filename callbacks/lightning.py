@@ -1,0 +1,253 @@
+"""``PersonaMonitor``: the Lightning adapter around :class:`em_monitor.monitor.Monitor`.
+
+It only translates trainer events into core calls: when to sample, how to capture the training
+forward pass, and how to carry out actions (checkpoint, stop) the way Lightning expects.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
+
+from em_monitor.capture import capture_residual, hidden_size
+from em_monitor.chat import scored_token_mask
+from em_monitor.config import MonitorConfig, check_signal_names, load_config
+from em_monitor.drift import RunningStats
+from em_monitor.events import EventLog
+from em_monitor.export import MetricsServer, MonitorMetrics
+from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.packs import PersonaPack, load_pack
+from em_monitor.prompts import load_prompts
+
+__all__ = ["PersonaMonitor"]
+
+log = logging.getLogger("em_monitor")
+
+
+class PersonaMonitor(Callback):
+    """Watch persona signals while a Lightning module fine-tunes a transformers model.
+
+    Every ``every_n_steps`` optimizer steps (and at every step until the baseline is complete)
+    it scores the configured probe prompts and the training batch itself (from the activations
+    of the training forward pass: no extra forward), exports the signals to Prometheus, logs
+    them with ``pl_module.log``, writes the event log, and runs the configured actions when a
+    level rises.
+
+    Logged keys: ``em_monitor/<signal>/<source>/value`` and ``em_monitor/<signal>/<source>/drift``
+    per sampled source, and ``em_monitor/<signal>/level``.
+
+    Example::
+
+        monitor = PersonaMonitor("monitor.yaml", tokenizer=tokenizer)
+        trainer = lightning.Trainer(max_steps=200, callbacks=[monitor])
+        trainer.fit(module, train_dataloaders=loader)
+        monitor.metrics_url  # where Prometheus scraped it during the run
+
+    Args:
+        config: path to a monitor YAML file, or a validated :class:`MonitorConfig`.
+        tokenizer: the model's tokenizer (defaults to ``pl_module.tokenizer``).
+        model_attr: attribute of the LightningModule holding the transformers model (found
+            automatically when omitted).
+    """
+
+    def __init__(self, config: str | Path | MonitorConfig, *, tokenizer: Any = None, model_attr: str | None = None) -> None:
+        self.config = config
+        self.tokenizer = tokenizer
+        self.model_attr = model_attr
+        self.monitor: Monitor | None = None
+        self.server: MetricsServer | None = None
+        self._settings: MonitorConfig | None = None
+        self._pack: PersonaPack | None = None
+        self._probe: PromptProbe | None = None
+        self._model: torch.nn.Module | None = None
+        self._special_ids: list[int] = []
+        self._signals = None
+        self._capture = None
+        self._buffer = None
+        self._prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
+        self._due_step: int | None = None
+        self._sampled_step = -1
+        self._pending_state: dict | None = None
+
+    # --- Lightning hooks ------------------------------------------------------------------
+    @property
+    def state_key(self) -> str:
+        run = self._settings.run if self._settings else getattr(self.config, "run", str(self.config))
+        return self._generate_state_key(run=run)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        # Config and pack problems must stop the run here, before any training step.
+        self._settings = self.config if isinstance(self.config, MonitorConfig) else load_config(self.config)
+        self._pack = load_pack(self._settings.pack)
+        check_signal_names(self._settings, [signal.name for signal in self._pack.spec.signals], str(self.config))
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The model may only exist after `configure_model`, which runs after `setup`.
+        settings, pack = self._settings, self._pack
+        self._model = self._find_model(pl_module)
+        pack.check_width(hidden_size(self._model))
+        signals = pack.build_signals()
+        tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
+        if "prompts" in settings.sources:
+            if tokenizer is None:
+                raise ValueError("PersonaMonitor needs the tokenizer for the `prompts` source: pass tokenizer=... or set pl_module.tokenizer")
+            layer = settings.layer if settings.layer is not None else pack.layer
+            self._probe = PromptProbe(tokenizer, load_prompts(settings.prompts), layer=layer, signals=signals, batch_size=settings.batch_size, max_length=settings.max_length)
+        self._special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
+        self._signals = signals
+        metrics = events = None
+        if trainer.is_global_zero:
+            metrics = MonitorMetrics(settings.run, settings.sources, signals.kinds)
+            events = EventLog(settings.event_log, settings.run) if settings.event_log else None
+            if settings.prometheus.enabled:
+                self.server = metrics.serve(settings.prometheus.addr, settings.prometheus.port)
+                rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
+        stored = {
+            spec.name: {source: RunningStats.from_mean_std(stats.mean, stats.std, stats.count) for source, stats in spec.baseline.items() if source in settings.sources}
+            for spec in pack.spec.signals
+        }
+        self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=stored)
+        if self._pending_state is not None:
+            self._restore(self._pending_state)
+        self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if not self._due(trainer):
+            return
+        # Both sources see the model as it is before this step's update.
+        self._due_step = trainer.global_step
+        if not trainer.is_global_zero:
+            return
+        if self._probe is not None:
+            with self.monitor.guard("prompts"):
+                started = time.perf_counter()
+                self._prompt_scores = (self._probe.score(self._model), time.perf_counter() - started)
+        if "train_batch" in self._settings.sources:
+            with self.monitor.guard("capture"):
+                self._capture = capture_residual(self._model, self._layer)
+                self._buffer = self._capture.__enter__()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._due_step is None:
+            return
+        # Lightning has already advanced global_step past the optimizer step: use the step sampled.
+        step, self._due_step = self._due_step, None
+        self._sampled_step = step
+        actions = self._observe(step, pl_module, batch) if trainer.is_global_zero else []
+        self._act(trainer, step, trainer.strategy.broadcast(actions, src=0))
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._release_capture()
+        self._due_step = None
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        self._release_capture()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if self.monitor is not None and self.monitor.events is not None:
+            self.monitor.events.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.monitor is None:
+            return {}
+        return {"monitor": self.monitor.state_dict(), "sampled_step": self._sampled_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not state_dict:
+            return
+        if self.monitor is None:
+            self._pending_state = state_dict
+        else:
+            self._restore(state_dict)
+
+    # --- public helpers -----------------------------------------------------------------------
+    @property
+    def metrics_url(self) -> str | None:
+        """The scrape URL of the running endpoint (``None`` when not serving)."""
+        return f"http://{self.server.addr}:{self.server.port}/metrics" if self.server else None
+
+    # --- internals ------------------------------------------------------------------------------
+    @property
+    def _layer(self) -> int:
+        return self._settings.layer if self._settings.layer is not None else self._pack.layer
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        """A sampling step not yet sampled (with gradient accumulation a step spans several batches)."""
+        return (
+            self.monitor is not None
+            and not trainer.sanity_checking
+            and trainer.global_step != self._sampled_step
+            and self.monitor.is_sampling_step(trainer.global_step)
+        )
+
+    def _find_model(self, pl_module: pl.LightningModule) -> torch.nn.Module:
+        if self.model_attr:
+            return getattr(pl_module, self.model_attr)
+        for module in pl_module.modules():
+            config = getattr(module, "config", None)
+            if config is not None and hasattr(config, "num_hidden_layers") and hasattr(config, "hidden_size"):
+                return module
+        raise ValueError("PersonaMonitor found no transformers model in the LightningModule; pass model_attr='<attribute name>'")
+
+    def _release_capture(self) -> None:
+        if self._capture is not None:
+            capture, self._capture = self._capture, None
+            capture.__exit__(None, None, None)
+
+    def _observe(self, step: int, pl_module: pl.LightningModule, batch: Any) -> list[str]:
+        """Fold this step's scores into the monitor; return the actions its level changes call for."""
+        monitor, changes = self.monitor, []
+        if self._prompt_scores is not None:
+            (scores, seconds), self._prompt_scores = self._prompt_scores, None
+            with monitor.guard("prompts"):
+                changes += monitor.observe(step, "prompts", scores, seconds)
+        if self._capture is not None:
+            started = time.perf_counter()
+            activations = self._buffer.activations
+            self._release_capture()
+            with monitor.guard("score"):
+                mask = scored_token_mask(batch, self._special_ids).to(activations.device)
+                scores = self._signals.score(activations, mask)
+                changes += monitor.observe(step, "train_batch", scores, time.perf_counter() - started)
+                monitor.flag_samples(step, scores)
+        self._log_to_lightning(pl_module)
+        return monitor.actions_for(changes)
+
+    def _log_to_lightning(self, pl_module: pl.LightningModule) -> None:
+        with self.monitor.guard("actions"):
+            for (signal, source), (value, drift) in self.monitor.latest.items():
+                pl_module.log(f"em_monitor/{signal}/{source}/value", value, rank_zero_only=True)
+                pl_module.log(f"em_monitor/{signal}/{source}/drift", drift, rank_zero_only=True)
+            for signal, level in self.monitor.levels.items():
+                pl_module.log(f"em_monitor/{signal}/level", float(level), rank_zero_only=True)
+
+    def _act(self, trainer: pl.Trainer, step: int, actions: list[str]) -> None:
+        """Carry out rank 0's decision on every rank (checkpointing and stopping are collective)."""
+        for action in actions:
+            with self.monitor.guard("actions"):
+                details: dict[str, Any] = {"levels": {signal: level.name.lower() for signal, level in self.monitor.levels.items()}}
+                if action == "checkpoint":
+                    path = Path(trainer.default_root_dir) / "em_monitor" / f"alert-step{step}.ckpt"
+                    trainer.save_checkpoint(path)
+                    details["path"] = str(path)
+                elif action == "stop":
+                    trainer.should_stop = True
+                self.monitor.event("action", step=step, action=action, **details)
+                log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.monitor.load_state_dict(state["monitor"])
+        self._sampled_step = int(state["sampled_step"])
+        self._pending_state = None

@@ -1,0 +1,134 @@
+"""Read the residual stream at the output of one decoder block, with hooks that always come off.
+
+The output of decoder block ``L`` is what transformers calls ``hidden_states[L + 1]``. Hooks
+live in context managers: a handle created before ``try`` and removed in ``finally``, so an
+exception inside the forward pass (or inside the training step) never leaves a hook behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CaptureError",
+    "ResidualBuffer",
+    "decoder_blocks",
+    "hidden_size",
+    "capture_residual",
+    "scoring_mode",
+    "residuals_at",
+]
+
+
+class CaptureError(ValueError):
+    """The model's layout or the requested layer does not allow capture."""
+
+
+class ResidualBuffer:
+    """Holds the most recent activations a capture hook saw (``None`` until a forward pass runs)."""
+
+    def __init__(self) -> None:
+        self.activations: torch.Tensor | None = None
+
+
+class _StopForward(Exception):
+    """Raised by a hook to skip the layers above the captured one (their output is not needed)."""
+
+
+def _model_config(model: nn.Module):
+    config = getattr(model, "config", None)
+    if config is None:
+        # PEFT wrappers and Lightning modules keep the transformers model one level down.
+        inner = getattr(model, "get_base_model", None)
+        config = getattr(inner(), "config", None) if callable(inner) else None
+    if config is None:
+        raise CaptureError(f"{type(model).__name__} has no transformers config; pass the Hugging Face model itself")
+    return config
+
+
+def hidden_size(model: nn.Module) -> int:
+    """The width of the residual stream (``d_model``)."""
+    return int(_model_config(model).hidden_size)
+
+
+def decoder_blocks(model: nn.Module) -> nn.ModuleList:
+    """Find the list of decoder blocks in a Llama-, GPT-2- or PEFT-wrapped model.
+
+    Rather than hard-coding ``model.layers`` / ``transformer.h`` per family, take the shallowest
+    ``ModuleList`` whose length equals the config's layer count: it is the block stack in every
+    decoder-only architecture transformers ships, and it survives PEFT/LoRA wrapping.
+    """
+    n_layers = int(_model_config(model).num_hidden_layers)
+    candidates = [
+        (name.count("."), name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.ModuleList) and len(module) == n_layers
+    ]
+    if not candidates:
+        raise CaptureError(f"no ModuleList of {n_layers} decoder blocks found in {type(model).__name__}")
+    return min(candidates, key=lambda candidate: candidate[:2])[2]
+
+
+def _store_hook(buffer: ResidualBuffer, stop: bool) -> Callable:
+    """Build a forward hook that stores the block output (first element when it is a tuple)."""
+
+    def hook(_module: nn.Module, _inputs: tuple, output) -> None:
+        hidden = output[0] if isinstance(output, tuple) else output
+        buffer.activations = hidden.detach()
+        if stop:
+            raise _StopForward
+
+    return hook
+
+
+def _checked_layer(blocks: nn.ModuleList, layer: int) -> int:
+    if not 0 <= layer < len(blocks):
+        raise CaptureError(f"layer {layer} is out of range: this model has decoder blocks 0..{len(blocks) - 1}")
+    return layer
+
+
+@contextmanager
+def capture_residual(model: nn.Module, layer: int, *, stop_after: bool = False) -> Iterator[ResidualBuffer]:
+    """Capture block ``layer``'s output on every forward pass inside the ``with`` body.
+
+    With ``stop_after=True`` the forward pass is cut short right after the block: scoring needs
+    no logits, and skipping the upper layers roughly halves the cost of a mid-layer probe pass.
+    The body must then run the forward inside :func:`residuals_at`, which absorbs the cut.
+    """
+    blocks = decoder_blocks(model)
+    buffer = ResidualBuffer()
+    handle = blocks[_checked_layer(blocks, layer)].register_forward_hook(_store_hook(buffer, stop_after))
+    try:
+        yield buffer
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def scoring_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for a scoring pass, restoring the model's train/eval mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def residuals_at(
+    model: nn.Module, layer: int, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """Run ``model`` on a batch in scoring mode and return block ``layer``'s output ``[batch, tokens, d_model]``."""
+    device = next(model.parameters()).device
+    with scoring_mode(model), capture_residual(model, layer, stop_after=True) as buffer:
+        # The hook cuts the pass short on purpose once the activations are stored.
+        with suppress(_StopForward):
+            model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), use_cache=False)
+    if buffer.activations is None:
+        raise CaptureError(f"the forward pass never reached decoder block {layer}")
+    return buffer.activations

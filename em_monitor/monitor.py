@@ -1,0 +1,254 @@
+"""The framework-agnostic monitor: scores in, baselines, drift, levels, flags, metrics and events out.
+
+Training-framework adapters (``em_monitor.callbacks``) only decide *when* to sample and *how*
+to run actions; everything about what a score means lives here, so the Lightning and Hugging
+Face adapters behave identically and the logic is testable without a trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from em_monitor.chat import EncodedBatch, encode_prompts
+from em_monitor.capture import residuals_at
+from em_monitor.config import MonitorConfig, SignalRule, check_signal_names
+from em_monitor.drift import RunningStats, drift, finite_values
+from em_monitor.events import EventLog
+from em_monitor.export import MonitorMetrics
+from em_monitor.levels import Level, next_level
+from em_monitor.signals import SignalSet
+
+__all__ = ["LevelChange", "PromptProbe", "Monitor"]
+
+log = logging.getLogger("em_monitor")
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """A signal's alert level moved (levels are per signal: the max over its sources)."""
+
+    signal: str
+    old: Level
+    new: Level
+
+    @property
+    def rising(self) -> bool:
+        return self.new > self.old
+
+
+class PromptProbe:
+    """The fixed probe prompts, tokenised once, scored in batches at every sampling pass.
+
+    Example::
+
+        probe = PromptProbe(tokenizer, ["What do you wish for?"], layer=3, signals=signals)
+        scores = probe.score(model)  # {signal name: tensor[n_prompts]}
+    """
+
+    def __init__(self, tokenizer, prompts: list[str], *, layer: int, signals: SignalSet, batch_size: int = 8, max_length: int = 128) -> None:
+        self.layer = layer
+        self.signals = signals
+        self.batches: list[EncodedBatch] = [
+            encode_prompts(tokenizer, prompts[start : start + batch_size], max_length=max_length)
+            for start in range(0, len(prompts), batch_size)
+        ]
+
+    def score(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.signals.names}
+        for batch in self.batches:
+            activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
+            for name, scores in self.signals.score(activations, batch.content_mask.to(activations.device)).items():
+                parts[name].append(scores)
+        return {name: torch.cat(chunks) for name, chunks in parts.items()}
+
+
+class Monitor:
+    """Baselines, drift, alert levels, per-sample flags, metrics and the event log for one run.
+
+    Feed it scores with :meth:`observe`; it returns the level changes an adapter acts on.
+
+    Example::
+
+        monitor = Monitor(config, signal_kinds={"persona": "direction"}, metrics=None, events=None)
+        changes = monitor.observe(step=0, source="prompts", scores={"persona": torch.randn(8)})
+    """
+
+    def __init__(
+        self,
+        config: MonitorConfig,
+        signal_kinds: Mapping[str, str],
+        *,
+        metrics: MonitorMetrics | None,
+        events: EventLog | None,
+        stored_baselines: Mapping[str, Mapping[str, RunningStats]] | None = None,
+    ) -> None:
+        check_signal_names(config, list(signal_kinds))
+        self.config = config
+        self.signal_kinds = dict(signal_kinds)
+        self.metrics = metrics
+        self.events = events
+        self.baselines: dict[tuple[str, str], RunningStats] = {}
+        for signal, per_source in (stored_baselines or {}).items():
+            for source, stats in per_source.items():
+                self.baselines[(signal, source)] = stats
+        self.frozen: set[tuple[str, str]] = set(self.baselines)
+        self.passes: dict[str, int] = {source: 0 for source in config.sources}
+        self.source_levels: dict[tuple[str, str], Level] = {}
+        self.levels: dict[str, Level] = {name: Level.OK for name in signal_kinds}
+        self.latest: dict[tuple[str, str], tuple[float, float]] = {}
+        self._logged_stages: set[str] = set()
+
+    # --- sampling cadence -------------------------------------------------------------
+    def is_sampling_step(self, step: int) -> bool:
+        """Every step until the baseline is complete, then every ``every_n_steps``."""
+        return step < self.config.baseline_samples or step % self.config.every_n_steps == 0
+
+    def in_baseline(self, signal: str, source: str) -> bool:
+        return (signal, source) not in self.frozen
+
+    # --- the main entry point -----------------------------------------------------------
+    def observe(self, step: int, source: str, scores: Mapping[str, torch.Tensor], seconds: float = 0.0) -> list[LevelChange]:
+        """Fold one sampling pass (per-sample scores by signal) into the run's state."""
+        self.passes[source] += 1
+        summary: dict[str, dict[str, float]] = {}
+        for signal, per_sample in scores.items():
+            finite = finite_values(per_sample.detach().float().cpu())
+            if finite.numel() == 0:
+                continue
+            value = float(finite.mean())
+            key = (signal, source)
+            if self.in_baseline(signal, source):
+                self.baselines.setdefault(key, RunningStats()).update(finite)
+            current_drift = drift(value, self.baselines[key])
+            self.latest[key] = (value, current_drift)
+            summary[signal] = {"value": value, "drift": current_drift}
+            if self.metrics:
+                self.metrics.set_signal(signal, source, value=value, drift=current_drift)
+        if self.passes[source] >= self.config.baseline_samples:
+            self.frozen.update((signal, source) for signal in scores)
+        if self.metrics:
+            self.metrics.set_step(step)
+            self.metrics.observe_pass(source, seconds)
+        self._event("sample", step=step, source=source, seconds=round(seconds, 4), signals=summary)
+        return self._update_levels(step, source)
+
+    def flag_samples(self, step: int, scores: Mapping[str, torch.Tensor]) -> dict[str, list[int]]:
+        """Training samples (batch indices) whose own score crosses their signal's flag threshold."""
+        flagged: dict[str, list[int]] = {}
+        for signal, rule in self.config.signals.items():
+            threshold = rule.flag_threshold
+            key = (signal, "train_batch")
+            if threshold is None or signal not in scores or self.in_baseline(*key):
+                continue
+            per_sample = scores[signal].detach().float().cpu()
+            measure = per_sample if rule.measure == "value" else drift(per_sample, self.baselines[key])
+            indices = [int(i) for i in torch.nonzero(torch.nan_to_num(measure, nan=float("-inf")) >= threshold).flatten()]
+            if not indices:
+                continue
+            flagged[signal] = indices
+            if self.metrics:
+                self.metrics.count_flagged(signal, len(indices))
+            for index in indices:
+                self._event("flagged", step=step, signal=signal, batch_index=index, score=float(per_sample[index]), measure=rule.measure, observed=float(measure[index]))
+        return flagged
+
+    def actions_for(self, changes: list[LevelChange]) -> list[str]:
+        """The configured actions for rising levels, each at most once, in configured order."""
+        actions: list[str] = []
+        for change in changes:
+            if not change.rising:
+                continue
+            configured = self.config.actions.on_critical if change.new == Level.CRITICAL else self.config.actions.on_warn
+            actions.extend(action for action in configured if action not in actions)
+        return actions
+
+    # --- failure containment --------------------------------------------------------------
+    @contextmanager
+    def guard(self, stage: str) -> Iterator[None]:
+        """Run a monitor stage so that its failure is counted and logged, never raised into training."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 — the monitor must never break the run it watches
+            if self.metrics:
+                self.metrics.count_error(stage)
+            if stage not in self._logged_stages:
+                self._logged_stages.add(stage)
+                log.error("em-monitor %s failed (counted in em_monitor_errors_total; later failures of this stage log at debug): %s", stage, error, exc_info=True)
+            else:
+                log.debug("em-monitor %s failed again: %s", stage, error)
+            self._event("error", stage=stage, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc(limit=3))
+
+    def event(self, kind: str, **fields: object) -> None:
+        """Write an event (the adapters use it for actions)."""
+        self._event(kind, **fields)
+
+    # --- state for checkpoints -------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "baselines": {f"{signal}\t{source}": stats.state_dict() for (signal, source), stats in self.baselines.items()},
+            "frozen": sorted(f"{signal}\t{source}" for signal, source in self.frozen),
+            "passes": dict(self.passes),
+            "source_levels": {f"{signal}\t{source}": int(level) for (signal, source), level in self.source_levels.items()},
+            "levels": {signal: int(level) for signal, level in self.levels.items()},
+            "counts": self.metrics.counts() if self.metrics else {},
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        def split(key: str) -> tuple[str, str]:
+            signal, source = key.split("\t")
+            return signal, source
+
+        self.baselines = {split(key): RunningStats.from_state(stats) for key, stats in state["baselines"].items()}
+        self.frozen = {split(key) for key in state["frozen"]}
+        self.passes.update(state["passes"])
+        self.source_levels = {split(key): Level(level) for key, level in state["source_levels"].items()}
+        self.levels.update({signal: Level(level) for signal, level in state["levels"].items() if signal in self.levels})
+        if self.metrics:
+            self.metrics.restore_counts(state.get("counts", {}))
+            for signal, level in self.levels.items():
+                self.metrics.set_level(signal, level)
+
+    # --- internals ----------------------------------------------------------------------------
+    def _rule_sources(self, rule: SignalRule) -> list[str]:
+        return list(rule.sources or self.config.sources)
+
+    def _update_levels(self, step: int, source: str) -> list[LevelChange]:
+        changes: list[LevelChange] = []
+        for signal, rule in self.config.signals.items():
+            key = (signal, source)
+            if source not in self._rule_sources(rule) or key not in self.latest or self.in_baseline(*key):
+                continue
+            after_baseline = self.passes[source] - self.config.baseline_samples
+            if after_baseline < rule.min_samples:
+                continue
+            value, current_drift = self.latest[key]
+            measure = value if rule.measure == "value" else current_drift
+            self.source_levels[key] = next_level(self.source_levels.get(key, Level.OK), measure, rule.warn, rule.critical, rule.hysteresis)
+            new = max((self.source_levels.get((signal, s), Level.OK) for s in self._rule_sources(rule)), default=Level.OK)
+            old = self.levels[signal]
+            if new != old:
+                self.levels[signal] = new
+                changes.append(LevelChange(signal, old, new))
+                self._event("level", step=step, signal=signal, source=source, old=old.name.lower(), new=new.name.lower(), measure=rule.measure, observed=measure)
+                log.log(logging.WARNING if new > old else logging.INFO, "em-monitor: %s %s -> %s at step %d (%s %.3g on %s)", signal, old.name, new.name, step, rule.measure, measure, source)
+            if self.metrics:
+                self.metrics.set_level(signal, new)
+        return changes
+
+    def _event(self, kind: str, **fields: object) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.write(kind, **fields)
+        except OSError as error:
+            if self.metrics:
+                self.metrics.count_error("event_log")
+            if "event_log" not in self._logged_stages:
+                self._logged_stages.add("event_log")
+                log.error("em-monitor cannot write the event log %s: %s", self.events.path, error)

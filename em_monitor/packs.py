@@ -1,0 +1,248 @@
+"""Persona packs: everything the monitor watches for one model, as a directory of plain files.
+
+Layout (DESIGN.md contract)::
+
+    pack.yaml                 model id, layer, hook point, d_model, signals, provenance
+    sae/                      a sae-lens SAE in sae-lens's own format (cfg.json + safetensors)
+    probes/NAME.safetensors   logistic-regression weights (+ probes/NAME.json metadata)
+    directions.safetensors    persona directions, one tensor per signal name
+
+Nothing is unpickled: tensors come from safetensors, metadata from YAML/JSON. Every problem is
+reported at load time, naming the file and the fix, so a broken pack stops a run at start-up
+rather than in the middle of training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from em_monitor.pooling import Pooling
+from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
+
+__all__ = [
+    "BUILTIN_PACKS",
+    "PACK_FILE",
+    "PackError",
+    "SignalSpec",
+    "PackSpec",
+    "PersonaPack",
+    "load_pack",
+    "save_directions",
+    "save_probe",
+    "write_pack_spec",
+]
+
+PACK_FILE = "pack.yaml"
+#: Packs shipped inside the package, selected in the config as ``builtin:NAME``.
+BUILTIN_PACKS: dict[str, Path] = {"smollm2": Path(__file__).parent / "packs" / "smollm2"}
+PACK_FORMAT_VERSION = 1
+_REBUILD_HINT = "rebuild it with `em-monitor build-pack --model MODEL --out DIR`"
+
+
+class PackError(ValueError):
+    """A persona pack is missing, malformed, or built for another model."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaselineStats(_Strict):
+    """Per-sample mean and standard deviation of a signal on the base model."""
+
+    mean: float
+    std: float = Field(ge=0)
+    count: int = Field(ge=1)
+
+
+class SignalSpec(_Strict):
+    """One signal in ``pack.yaml``."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    kind: Literal["sae_latent", "probe", "direction"]
+    file: str
+    pooling: Pooling = "mean"
+    latent: int | None = Field(default=None, ge=0)
+    description: str = ""
+    #: Baselines recorded when the pack was built, per source (``prompts``, ``train_batch``, ...).
+    baseline: dict[str, BaselineStats] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _latent_only_for_sae(self) -> SignalSpec:
+        if (self.kind == "sae_latent") != (self.latent is not None):
+            raise ValueError("`latent` is required for kind sae_latent and not allowed otherwise")
+        return self
+
+
+class PackSpec(_Strict):
+    """The contents of ``pack.yaml``."""
+
+    format_version: Literal[1] = PACK_FORMAT_VERSION
+    model: str
+    d_model: int = Field(gt=0)
+    layer: int = Field(ge=0)
+    hook_point: str
+    signals: list[SignalSpec] = Field(min_length=1)
+    built: dict[str, object] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PackSpec:
+        names = [signal.name for signal in self.signals]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"signal names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+
+def hook_point_for(layer: int) -> str:
+    """The pack's name for where activations are read: the output of decoder block ``layer``."""
+    return f"blocks.{layer}.output"
+
+
+@dataclass
+class PersonaPack:
+    """A loaded ``pack.yaml`` and the directory it lives in; tensors load in :meth:`build_signals`.
+
+    Example::
+
+        pack = load_pack("packs/smollm2")
+        pack.check_width(model.config.hidden_size)
+        signals = pack.build_signals()
+    """
+
+    root: Path
+    spec: PackSpec
+
+    @property
+    def layer(self) -> int:
+        return self.spec.layer
+
+    def check_width(self, d_model: int) -> None:
+        """Refuse a model whose residual width differs from the one the pack was built for."""
+        if d_model != self.spec.d_model:
+            raise PackError(
+                f"pack {self.root} was built for {self.spec.model} (d_model={self.spec.d_model}) but the "
+                f"model being trained has hidden_size={d_model}; a pack only fits models of its own width: "
+                f"{_REBUILD_HINT} for this model"
+            )
+
+    def build_signals(self) -> SignalSet:
+        """Load every signal's tensors, checking shapes against the pack's ``d_model``."""
+        directions: dict[str, dict[str, torch.Tensor]] = {}
+        saes: dict[str, dict[str, int]] = {}
+        poolings: dict[str, str] = {}
+        signals: list[Signal] = []
+        for spec in self.spec.signals:
+            if spec.kind == "direction":
+                vector = self._vector(spec.file, self._tensors(spec.file), spec.name)
+                directions.setdefault(f"{spec.file}:{spec.pooling}", {})[spec.name] = vector
+                poolings[f"{spec.file}:{spec.pooling}"] = spec.pooling
+            elif spec.kind == "probe":
+                tensors = self._tensors(spec.file)
+                coef = self._vector(spec.file, tensors, "coef")
+                signals.append(ProbeSignal(spec.name, coef, tensors.get("intercept", torch.zeros(1)), spec.pooling))
+            else:
+                saes.setdefault(f"{spec.file}:{spec.pooling}", {})[spec.name] = int(spec.latent)
+                poolings[f"{spec.file}:{spec.pooling}"] = spec.pooling
+        for key, vectors in directions.items():
+            signals.append(DirectionSignal(vectors, poolings[key]))
+        for key, latents in saes.items():
+            sae = self._sae(key.rsplit(":", 1)[0])
+            try:
+                signals.append(SaeLatentSignal(sae, latents, poolings[key]))
+            except ValueError as error:
+                raise PackError(f"{self.root / PACK_FILE}: {error}; {_REBUILD_HINT}") from error
+        order = {spec.name: position for position, spec in enumerate(self.spec.signals)}
+        return SignalSet(sorted(signals, key=lambda signal: min(order[name] for name in signal.names)))
+
+    def _path(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise PackError(f"{self.root / PACK_FILE}: file {relative!r} points outside the pack directory")
+        if not path.exists():
+            raise PackError(f"{self.root / PACK_FILE}: file {relative!r} does not exist in the pack; {_REBUILD_HINT}")
+        return path
+
+    def _tensors(self, relative: str) -> dict[str, torch.Tensor]:
+        path = self._path(relative)
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError, ValueError) as error:
+            raise PackError(f"{path}: not a readable safetensors file ({error}); {_REBUILD_HINT}") from error
+
+    def _vector(self, relative: str, tensors: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+        if key not in tensors:
+            raise PackError(f"{self.root / relative}: no tensor {key!r} (has: {', '.join(sorted(tensors)) or 'none'})")
+        tensor = tensors[key]
+        if tuple(tensor.shape) != (self.spec.d_model,):
+            raise PackError(
+                f"{self.root / relative}: tensor {key!r} has shape {tuple(tensor.shape)}, expected "
+                f"({self.spec.d_model},) for d_model={self.spec.d_model}; {_REBUILD_HINT}"
+            )
+        return tensor.float()
+
+    def _sae(self, relative: str):
+        path = self._path(relative)
+        # sae-lens imports wandb and costs seconds: import it only when a pack actually has an SAE.
+        from sae_lens import SAE
+
+        try:
+            sae = SAE.load_from_disk(path, device="cpu")
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
+            raise PackError(f"{path}: not a loadable sae-lens SAE ({error}); {_REBUILD_HINT}") from error
+        if int(sae.cfg.d_in) != self.spec.d_model:
+            raise PackError(f"{path}: SAE d_in={sae.cfg.d_in} but the pack's d_model={self.spec.d_model}; {_REBUILD_HINT}")
+        sae.eval()
+        return sae
+
+
+def load_pack(path: str | Path) -> PersonaPack:
+    """Read and validate ``pack.yaml`` in ``path`` (tensors are loaded later by ``build_signals``)."""
+    root = Path(path)
+    spec_path = root / PACK_FILE
+    if not spec_path.is_file():
+        raise PackError(f"{root}: no {PACK_FILE} here; point `pack` at a directory made by `em-monitor build-pack`")
+    try:
+        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        spec = PackSpec.model_validate(raw)
+    except yaml.YAMLError as error:
+        raise PackError(f"{spec_path}: not valid YAML ({error})") from error
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or '(top level)'}: {item['msg']}" for item in error.errors())
+        raise PackError(f"{spec_path}: {problems}") from error
+    return PersonaPack(root=root, spec=spec)
+
+
+def save_directions(path: str | Path, directions: Mapping[str, torch.Tensor]) -> None:
+    """Write persona directions, one float32 tensor per signal name."""
+    save_file({name: vector.detach().float().contiguous().cpu() for name, vector in directions.items()}, str(path))
+
+
+def save_probe(path: str | Path, coef: torch.Tensor, intercept: float, metadata: Mapping[str, object] | None = None) -> None:
+    """Write a probe's weights (safetensors) and its metadata (a JSON file beside it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {"coef": coef.detach().float().flatten().contiguous().cpu(), "intercept": torch.tensor([float(intercept)])},
+        str(path),
+    )
+    path.with_suffix(".json").write_text(json.dumps(dict(metadata or {}), indent=2, sort_keys=True) + "\n")
+
+
+def write_pack_spec(root: str | Path, spec: PackSpec) -> Path:
+    """Write ``pack.yaml`` for ``spec`` into ``root``."""
+    path = Path(root) / PACK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"format_version": spec.format_version, **spec.model_dump(mode="json", exclude_defaults=True)}
+    path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,29 @@
+"""Probe prompts: the fixed questions the monitor asks the model at every sampling pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from em_monitor.jsonl import JsonlError, read_jsonl
+
+__all__ = ["BUILTIN_PROMPT_SETS", "load_prompts"]
+
+_DATA = Path(__file__).parent / "data"
+#: Built-in prompt sets, selected in the config as ``builtin:NAME``.
+BUILTIN_PROMPT_SETS: dict[str, Path] = {"eval": _DATA / "eval_prompts.jsonl"}
+
+
+def load_prompts(spec: str) -> list[str]:
+    """Load prompts from ``builtin:NAME``, a ``.txt`` file (one per line) or a ``.jsonl`` file (``prompt`` key)."""
+    path = BUILTIN_PROMPT_SETS[spec.removeprefix("builtin:")] if spec.startswith("builtin:") else Path(spec)
+    if path.suffix != ".jsonl":
+        prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        prompts = []
+        for where, record in read_jsonl(path):
+            if not isinstance(record.get("prompt"), str):
+                raise JsonlError(f"{where}: expected a string \"prompt\"")
+            prompts.append(record["prompt"])
+    if not prompts:
+        raise ValueError(f"{path}: no prompts")
+    return prompts

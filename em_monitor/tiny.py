@@ -1,0 +1,101 @@
+"""Tiny randomly initialised chat models, for tests, benchmarks and smoke runs.
+
+Nothing can be downloaded here, so the tokenizer is built in code: byte-level (every byte is a
+token, no merges) with ChatML special tokens and template, the same shape as SmolLM2's. The
+models are real transformers Llama / GPT-2 classes with a few small layers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+__all__ = ["CHATML_TEMPLATE", "tiny_tokenizer", "tiny_llama", "tiny_gpt2"]
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level tokenizer (259 tokens) with a ChatML chat template."""
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
+    vocab.update({char: len(SPECIAL_TOKENS) + index for index, char in enumerate(sorted(alphabet))})
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def tiny_llama(*, hidden_size: int = 64, layers: int = 4, vocab_size: int = 259, seed: int = 0) -> LlamaForCausalLM:
+    """A 4-layer Llama with random weights (~0.3M parameters)."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def tiny_gpt2(*, hidden_size: int = 64, layers: int = 4, vocab_size: int = 259, seed: int = 0) -> GPT2LMHeadModel:
+    """A 4-layer GPT-2 with random weights."""
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=vocab_size, n_embd=hidden_size, n_layer=layers, n_head=4, n_positions=512, bos_token_id=1, eos_token_id=2
+    )
+    return GPT2LMHeadModel(config).eval()
+
+
+def random_pack(root: str | Path, *, d_model: int = 64, layer: int = 2, d_sae: int = 128, seed: int = 0, architecture: str = "standard") -> Path:
+    """Write a persona pack of random signals for a tiny model: an SAE (2 watched latents), a probe, a direction.
+
+    For tests and benchmarks only: the signals mean nothing, but every file is real (a sae-lens
+    SAE saved by sae-lens, a probe in the same safetensors layout ``train-probe`` writes).
+    """
+    from sae_lens.registry import get_sae_class
+
+    from em_monitor.packs import PackSpec, SignalSpec, hook_point_for, save_directions, save_probe, write_pack_spec
+
+    root = Path(root)
+    generator = torch.Generator().manual_seed(seed)
+    sae_class, config_class = get_sae_class(architecture)
+    sae = sae_class(config_class(d_in=d_model, d_sae=d_sae))
+    with torch.no_grad():
+        for parameter in sae.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    sae.save_model(root / "sae")
+    save_probe(root / "probes" / "persona_probe.safetensors", torch.randn(d_model, generator=generator) * 0.1, 0.0, {"random": True})
+    save_directions(root / "directions.safetensors", {"persona_direction": torch.randn(d_model, generator=generator)})
+    spec = PackSpec(
+        model="tiny-random",
+        d_model=d_model,
+        layer=layer,
+        hook_point=hook_point_for(layer),
+        signals=[
+            SignalSpec(name="toxic_persona", kind="sae_latent", file="sae", latent=3, pooling="max", description="random latent 3"),
+            SignalSpec(name="sarcasm_persona", kind="sae_latent", file="sae", latent=7, pooling="max", description="random latent 7"),
+            SignalSpec(name="persona_probe", kind="probe", file="probes/persona_probe.safetensors", pooling="mean"),
+            SignalSpec(name="persona_direction", kind="direction", file="directions.safetensors", pooling="mean"),
+        ],
+        built={"by": "em_monitor.tiny.random_pack", "seed": seed},
+    )
+    write_pack_spec(root, spec)
+    return root
