@@ -23,6 +23,7 @@ __all__ = [
     "EncodedBatch",
     "encode_chats",
     "encode_prompts",
+    "encode_texts",
     "read_chat_jsonl",
     "ChatCollator",
     "scored_token_mask",
@@ -82,6 +83,16 @@ def encode_prompts(tokenizer, prompts: Sequence[str], *, max_length: int = 128) 
     return _encode(tokenizer, conversations, max_length=max_length, score_role="user", generation_prompt=True)
 
 
+def encode_texts(tokenizer, texts: Sequence[str], *, max_length: int = 256) -> EncodedBatch:
+    """Encode plain text (no chat template), e.g. prose for SAE training; every non-special token is content."""
+    rows = []
+    special = set(tokenizer.all_special_ids)
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+        rows.append((ids, [token not in special for token in ids], list(ids)))
+    return _padded(tokenizer, rows)
+
+
 def encode_chats(tokenizer, conversations: Iterable[Sequence[Message]], *, max_length: int = 256) -> EncodedBatch:
     """Encode full conversations; the content mask and labels cover the final assistant answer."""
     conversations = [list(conversation) for conversation in conversations]
@@ -96,6 +107,11 @@ def _encode(tokenizer, conversations, *, max_length: int, score_role: str, gener
         _encode_one(tokenizer, conversation, max_length, score_role, generation_prompt)
         for conversation in conversations
     ]
+    return _padded(tokenizer, rows)
+
+
+def _padded(tokenizer, rows: list[tuple[list[int], list[bool], list[int]]]) -> EncodedBatch:
+    """Right-pad (ids, content flags, labels) rows into one batch."""
     width = max(len(ids) for ids, _, _ in rows)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     shape = (len(rows), width)
