@@ -26,7 +26,8 @@ class CausalLMModule(pl.LightningModule):
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any = None, lr: float = 2e-5, weight_decay: float = 0.0) -> None:
         super().__init__()
-        self.model = model
+        # Loaders hand models back in eval mode (ready for scoring); fine-tuning wants train mode.
+        self.model = model.train()
         self.tokenizer = tokenizer
         self.lr = lr
         self.weight_decay = weight_decay

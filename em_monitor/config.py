@@ -60,7 +60,7 @@ class SignalRule(_Strict):
     warn: float | None = Field(None, description="Level 1 threshold; null disables the warn level.")
     critical: float | None = Field(None, description="Level 2 threshold; null disables the critical level.")
     hysteresis: float = Field(0.0, ge=0, description="A level clears only once the measure falls below threshold minus this.")
-    min_samples: int = Field(1, ge=1, description="Sampling passes after the baseline before this signal may alert.")
+    min_samples: int = Field(1, ge=1, description="Sampling passes compared with a finished baseline before this signal may alert.")
     sources: list[Source] | None = Field(None, description="Sources whose drift sets the level (max over them); null = every enabled source.")
     flag: float | None = Field(None, description="Per-sample threshold (same measure as `measure`) for flagging training samples; null = use `critical`.")
 

@@ -102,6 +102,8 @@ class Monitor:
         self.source_levels: dict[tuple[str, str], Level] = {}
         self.levels: dict[str, Level] = {name: Level.OK for name in signal_kinds}
         self.latest: dict[tuple[str, str], tuple[float, float]] = {}
+        #: Passes observed against a finished baseline, per (signal, source): what `min_samples` counts.
+        self.compared: dict[tuple[str, str], int] = {}
         self._logged_stages: set[str] = set()
 
     # --- sampling cadence -------------------------------------------------------------
@@ -125,6 +127,8 @@ class Monitor:
             key = (signal, source)
             if self.in_baseline(signal, source):
                 self.baselines.setdefault(key, RunningStats()).update(finite)
+            else:
+                self.compared[key] = self.compared.get(key, 0) + 1
             current_drift = drift(value, self.baselines[key])
             self.latest[key] = (value, current_drift)
             summary[signal] = {"value": value, "drift": current_drift}
@@ -194,6 +198,7 @@ class Monitor:
             "baselines": {f"{signal}\t{source}": stats.state_dict() for (signal, source), stats in self.baselines.items()},
             "frozen": sorted(f"{signal}\t{source}" for signal, source in self.frozen),
             "passes": dict(self.passes),
+            "compared": {f"{signal}\t{source}": count for (signal, source), count in self.compared.items()},
             "source_levels": {f"{signal}\t{source}": int(level) for (signal, source), level in self.source_levels.items()},
             "levels": {signal: int(level) for signal, level in self.levels.items()},
             "counts": self.metrics.counts() if self.metrics else {},
@@ -207,6 +212,7 @@ class Monitor:
         self.baselines = {split(key): RunningStats.from_state(stats) for key, stats in state["baselines"].items()}
         self.frozen = {split(key) for key in state["frozen"]}
         self.passes.update(state["passes"])
+        self.compared = {split(key): int(count) for key, count in state["compared"].items()}
         self.source_levels = {split(key): Level(level) for key, level in state["source_levels"].items()}
         self.levels.update({signal: Level(level) for signal, level in state["levels"].items() if signal in self.levels})
         if self.metrics:
@@ -224,8 +230,7 @@ class Monitor:
             key = (signal, source)
             if source not in self._rule_sources(rule) or key not in self.latest or self.in_baseline(*key):
                 continue
-            after_baseline = self.passes[source] - self.config.baseline_samples
-            if after_baseline < rule.min_samples:
+            if self.compared.get(key, 0) < rule.min_samples:
                 continue
             value, current_drift = self.latest[key]
             measure = value if rule.measure == "value" else current_drift
