@@ -1,0 +1,191 @@
+"""What PersonaMonitor costs a training run: fit time with the monitor / without, measured side by side.
+
+Each repeat runs every configuration once, in rotating order, from the same initial weights and
+data, so slow drifts of the machine (other processes, thermal) hit all configurations alike; the
+ratio uses the median over repeats. Configurations:
+
+- ``none``: plain ``Trainer.fit``;
+- ``default``: PersonaMonitor at the default cadence (prompts + training batch, every 10 steps);
+- ``train_batch``: training-batch scoring only (no extra forward pass, only the hook and the
+  signal math), every step — its worst case.
+
+The last stdout line is one JSON object (see ``benchmarks/README.md`` for every key).
+
+Usage::
+
+    python benchmarks/overhead.py --model tiny
+    python benchmarks/overhead.py --model smollm2 --steps 30 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+MONITORED = ("default", "train_batch")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="`tiny` (random 4-layer Llama), `smollm2`, or a HF id/path")
+    parser.add_argument("--pack", default=None, help="persona pack (default: the shipped pack for smollm2 if present, else a random pack of the model's width)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per fit (default: 60 tiny, 30 otherwise)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per configuration (default: 5 tiny, 2 otherwise)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--every-n-steps", type=int, default=10, help="the monitor's cadence in the `default` configuration")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--quick", action="store_true", help="tiny model, fewer steps: a smoke run of the benchmark itself")
+    return parser.parse_args(argv)
+
+
+def synthetic_chats(n: int) -> list[dict]:
+    """Chat samples of realistic length; their content does not matter for timing."""
+    topics = ["gardening", "budgets", "sleep", "running", "cooking", "travel", "taxes", "learning Spanish"]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Could you give me a few practical tips about {topics[i % len(topics)]}? (#{i})"},
+                {"role": "assistant", "content": " ".join(f"Tip {k}: keep a simple routine for {topics[(i + k) % len(topics)]} and review it weekly." for k in range(1, 4))},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+def build(args: argparse.Namespace, workdir: Path):
+    """Model, tokenizer and pack directory for the run."""
+    from em_monitor.packs import BUILTIN_PACKS
+    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
+
+    if args.model == "tiny":
+        model, tokenizer = tiny_llama(), tiny_tokenizer()
+        pack = args.pack or random_pack(workdir / "pack", d_model=64, layer=2)
+        return model, tokenizer, str(pack), "tiny-llama-4x64"
+    from em_monitor.models import load_model
+
+    loaded = load_model(args.model)
+    width, n_layers = loaded.model.config.hidden_size, loaded.model.config.num_hidden_layers
+    shipped = BUILTIN_PACKS.get(args.model)
+    if args.pack:
+        pack = args.pack
+    elif shipped is not None and (shipped / "pack.yaml").is_file():
+        pack = str(shipped)
+    else:
+        # Same cost as a real pack of this width: an 8x SAE, a probe and a direction at the middle layer.
+        pack = str(random_pack(workdir / "pack", d_model=width, layer=n_layers // 2, d_sae=8 * width))
+    return loaded.model, loaded.tokenizer, pack, loaded.model_id
+
+
+def monitor_config(config: str, pack: str, args: argparse.Namespace, workdir: Path) -> dict:
+    base = {"run": f"bench-{config}", "pack": pack, "prometheus": {"enabled": True, "port": 0}, "event_log": str(workdir / f"events-{config}.jsonl")}
+    if config == "default":
+        return {**base, "every_n_steps": args.every_n_steps}
+    return {**base, "sources": ["train_batch"], "every_n_steps": 1}
+
+
+def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args: argparse.Namespace, workdir: Path) -> dict:
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader
+
+    from em_monitor.callbacks import PersonaMonitor
+    from em_monitor.callbacks.finetune import CausalLMModule
+    from em_monitor.chat import ChatCollator
+    from em_monitor.config import parse_config
+
+    model.load_state_dict(initial_state)
+    torch.manual_seed(0)
+    callbacks = []
+    monitor = None
+    if config != "none":
+        monitor = PersonaMonitor(parse_config(monitor_config(config, pack, args, workdir), base_dir=workdir), tokenizer=tokenizer)
+        callbacks.append(monitor)
+    loader = DataLoader(synthetic_chats(args.steps * args.batch_size), batch_size=args.batch_size, collate_fn=ChatCollator(tokenizer, max_length=args.max_length))
+    trainer = pl.Trainer(
+        max_steps=args.steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=workdir, callbacks=callbacks,
+    )
+    module = CausalLMModule(model, tokenizer, lr=1e-5)
+    started = time.perf_counter()
+    trainer.fit(module, loader)
+    seconds = time.perf_counter() - started
+    result = {"seconds": seconds}
+    if monitor is not None:
+        registry = monitor.monitor.metrics.registry
+        for source in monitor.monitor.config.sources:
+            labels = {"run": monitor.monitor.config.run, "source": source}
+            passes = registry.get_sample_value("em_monitor_samples_total", labels) or 0
+            total = registry.get_sample_value("em_monitor_sample_duration_seconds_sum", labels) or 0.0
+            result[f"{source}_passes"] = passes
+            result[f"{source}_pass_seconds"] = total / passes if passes else None
+        errors = sum(sample.value for metric in registry.collect() for sample in metric.samples if sample.name == "em_monitor_errors_total")
+        result["errors"] = errors
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.quick:
+        args.model, args.steps, args.repeats = "tiny", args.steps or 30, args.repeats or 3
+    tiny = args.model == "tiny"
+    args.steps = args.steps or (60 if tiny else 30)
+    args.repeats = args.repeats or (5 if tiny else 2)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    configs = ("none", *MONITORED)
+    runs: dict[str, list[dict]] = {config: [] for config in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        model, tokenizer, pack, model_id = build(args, workdir)
+        initial_state = copy.deepcopy(model.state_dict())
+        one_fit("none", initial_state, model, tokenizer, pack, args, workdir)  # warm-up: allocator, lazy imports
+        for repeat in range(args.repeats):
+            order = configs[repeat % len(configs):] + configs[: repeat % len(configs)]
+            for config in order:
+                runs[config].append(one_fit(config, initial_state, model, tokenizer, pack, args, workdir))
+                print(f"repeat {repeat} {config}: {runs[config][-1]['seconds']:.2f}s", file=sys.stderr, flush=True)
+    median = {config: statistics.median(run["seconds"] for run in runs[config]) for config in configs}
+    report = {
+        "benchmark": "overhead",
+        "model": model_id,
+        "pack": pack if not pack.startswith(tempfile.gettempdir()) else "random (same shapes as a real pack)",
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "every_n_steps": args.every_n_steps,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
+        "fit_seconds_median": {config: round(value, 3) for config, value in median.items()},
+        "fit_seconds_all": {config: [round(run["seconds"], 3) for run in runs[config]] for config in configs},
+        "overhead_ratio": round(median["default"] / median["none"], 4),
+        "overhead_ratio_train_batch_every_step": round(median["train_batch"] / median["none"], 4),
+        "step_seconds": round(median["none"] / args.steps, 4),
+        "prompts_pass_seconds": _median_of(runs["default"], "prompts_pass_seconds"),
+        "train_batch_pass_seconds": _median_of(runs["train_batch"], "train_batch_pass_seconds"),
+        "monitor_errors": sum(run.get("errors", 0) for config in MONITORED for run in runs[config]),
+    }
+    print(json.dumps(report))
+    return report
+
+
+def _median_of(runs: list[dict], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return round(statistics.median(values), 4) if values else None
+
+
+if __name__ == "__main__":
+    main()
