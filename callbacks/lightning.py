@@ -111,11 +111,7 @@ class PersonaMonitor(Callback):
             if settings.prometheus.enabled:
                 self.server = metrics.serve(settings.prometheus.addr, settings.prometheus.port)
                 rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
-        stored = {
-            spec.name: {source: RunningStats.from_mean_std(stats.mean, stats.std, stats.count) for source, stats in spec.baseline.items() if source in settings.sources}
-            for spec in pack.spec.signals
-        }
-        self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=stored)
+        self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
         if self._pending_state is not None:
             self._restore(self._pending_state)
         self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
@@ -200,6 +196,20 @@ class PersonaMonitor(Callback):
             if config is not None and hasattr(config, "num_hidden_layers") and hasattr(config, "hidden_size"):
                 return module
         raise ValueError("PersonaMonitor found no transformers model in the LightningModule; pass model_attr='<attribute name>'")
+
+    def _stored_baselines(self) -> dict[str, dict[str, RunningStats]]:
+        """Prompt baselines recorded in the pack, used only when this run asks the same prompts.
+
+        A baseline is a statistic of specific inputs: the pack's prompt-source baseline is valid
+        for a run only if the run's probe prompts are the set the pack was measured on.
+        """
+        if "prompts" not in self._settings.sources or self._settings.prompts != self._pack.spec.built.get("prompts"):
+            return {}
+        return {
+            spec.name: {"prompts": RunningStats.from_mean_std(stats.mean, stats.std, stats.count)}
+            for spec in self._pack.spec.signals
+            if (stats := spec.baseline.get("prompts")) is not None
+        }
 
     def _release_capture(self) -> None:
         if self._capture is not None:

@@ -213,3 +213,26 @@ def test_pack_for_another_width_fails_at_start(tokenizer, write_config, tmp_path
     with pytest.raises(PackError, match="d_model=64.*hidden_size=32"):
         fit.fit(CausalLMModule(tiny_llama(hidden_size=32), tokenizer), loader(tokenizer))
     assert fit.global_step == 0
+
+
+def test_pack_prompt_baselines_apply_only_to_the_same_prompt_set(tokenizer, write_config, tmp_path, pack_dir, prompts_file):
+    import shutil
+
+    from em_monitor.packs import BaselineStats, load_pack, write_pack_spec
+
+    pack_copy = tmp_path / "pack_with_baseline"
+    shutil.copytree(pack_dir, pack_copy)
+    spec = load_pack(pack_copy).spec
+    spec.built["prompts"] = str(prompts_file.resolve())
+    spec.signals[2].baseline["prompts"] = BaselineStats(mean=0.5, std=0.01, count=99)  # persona_probe
+    write_pack_spec(pack_copy, spec)
+
+    same = PersonaMonitor(write_config(pack=str(pack_copy)), tokenizer=tokenizer)
+    trainer(tmp_path, 2, [same]).fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
+    assert same.monitor.baselines[("persona_probe", "prompts")].count == 99
+
+    other_prompts = tmp_path / "other.txt"
+    other_prompts.write_text("A different question?\n")
+    other = PersonaMonitor(write_config(pack=str(pack_copy), prompts=str(other_prompts)), tokenizer=tokenizer)
+    trainer(tmp_path, 2, [other]).fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
+    assert other.monitor.baselines[("persona_probe", "prompts")].count == 2  # measured in this run: 1 prompt x 2 passes
