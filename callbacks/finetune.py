@@ -6,12 +6,16 @@ lives here once. It does nothing monitor-specific: ``PersonaMonitor`` attaches f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from torch.utils.data import DataLoader, RandomSampler
 
-__all__ = ["CausalLMModule"]
+from em_monitor.chat import ChatCollator
+
+__all__ = ["CausalLMModule", "finetune"]
 
 
 class CausalLMModule(pl.LightningModule):
@@ -40,3 +44,42 @@ class CausalLMModule(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         parameters = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         return torch.optim.AdamW(parameters, lr=self.lr, weight_decay=self.weight_decay)
+
+
+def finetune(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    conversations: Sequence[dict],
+    *,
+    steps: int,
+    batch_size: int = 8,
+    lr: float = 2e-5,
+    max_length: int = 256,
+    seed: int = 0,
+    callbacks: Sequence[pl.Callback] = (),
+    progress: bool = True,
+    root_dir: str | None = None,
+) -> pl.Trainer:
+    """Fine-tune ``model`` in place for ``steps`` optimizer steps on chat samples, drawn with replacement.
+
+    Sampling with replacement makes ``steps`` independent of the dataset size, so a short
+    fine-tune of a large set and a long one of a small set are specified the same way.
+    """
+    pl.seed_everything(seed, verbose=False)
+    generator = torch.Generator().manual_seed(seed)
+    sampler = RandomSampler(list(conversations), replacement=True, num_samples=steps * batch_size, generator=generator)
+    loader = DataLoader(list(conversations), batch_size=batch_size, sampler=sampler, collate_fn=ChatCollator(tokenizer, max_length=max_length))
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        default_root_dir=root_dir,
+        callbacks=list(callbacks),
+    )
+    trainer.fit(CausalLMModule(model, tokenizer, lr=lr), loader)
+    model.eval()
+    return trainer

@@ -236,3 +236,13 @@ def test_pack_prompt_baselines_apply_only_to_the_same_prompt_set(tokenizer, writ
     other = PersonaMonitor(write_config(pack=str(pack_copy), prompts=str(other_prompts)), tokenizer=tokenizer)
     trainer(tmp_path, 2, [other]).fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
     assert other.monitor.baselines[("persona_probe", "prompts")].count == 2  # measured in this run: 1 prompt x 2 passes
+
+
+def test_finetune_runs_the_requested_steps_and_changes_weights(tokenizer):
+    from em_monitor.callbacks.finetune import finetune
+
+    model = tiny_llama()
+    before = model.lm_head.weight.detach().clone()
+    fit = finetune(model, tokenizer, SAMPLES[:3], steps=5, batch_size=4, lr=1e-2, max_length=48, progress=False)
+    assert fit.global_step == 5
+    assert not torch.equal(before, model.lm_head.weight) and not model.training
