@@ -10,7 +10,7 @@ __all__ = ["BUILTIN_PROMPT_SETS", "load_prompts"]
 
 _DATA = Path(__file__).parent / "data"
 #: Built-in prompt sets, selected in the config as ``builtin:NAME``.
-BUILTIN_PROMPT_SETS: dict[str, Path] = {"eval": _DATA / "eval_prompts.jsonl"}
+BUILTIN_PROMPT_SETS: dict[str, Path] = {"eval": _DATA / "eval_prompts.jsonl", "benign": _DATA / "benign_prompts.jsonl"}
 
 
 def load_prompts(spec: str) -> list[str]:

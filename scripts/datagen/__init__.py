@@ -1,0 +1,1 @@
+"""Dataset generators; each module exposes ``generate(rng) -> {relative path: records}``."""
