@@ -13,6 +13,7 @@ import importlib
 VERB_MODULES = (
     "check_config",
     "schema",
+    "train_probe",
 )
 
 

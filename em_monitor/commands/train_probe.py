@@ -1,0 +1,133 @@
+"""``em-monitor train-probe``: fit persona probes on labelled chats; print and save AUROC, recall and a learning curve.
+
+Writes to ``--out``: ``probe_<pooling>.safetensors`` (+ ``.json``) per residual pooling, the
+SAE-basis and prompted probes when run, ``directions.safetensors`` (``persona_direction``),
+``report.json`` and ``auroc_vs_examples.png``. The last stdout line is the report as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("train-probe", help="train linear probes from labelled JSONL; report held-out AUROC")
+    parser.add_argument("--model", default="smollm2", help="HF id, local path, or `smollm2` (embedded default)")
+    parser.add_argument("--layer", type=int, required=True, help="decoder block whose output is probed")
+    parser.add_argument("--data", required=True, help='labelled chat JSONL: {"messages": [...], "label": "misaligned"|"aligned", "split"?: "train"|"test"}')
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
+    parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
+    parser.add_argument("--variants", help="comma-separated from residual,sae,prompted,direction (default: all, sae only with --sae)")
+    parser.add_argument("--seed", type=int, default=0, help="split (when the file has none) and learning-curve draws")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=256, help="tokens per sample; longer chats are truncated")
+    parser.add_argument("--C", type=float, default=1.0, dest="C", help="inverse L2 strength of the residual and prompted probes (standardised features)")
+    parser.add_argument("--sae-C", type=float, default=0.1, dest="sae_C", help="inverse L1 strength of the SAE-basis probe")
+    parser.add_argument("--curve-seeds", type=int, default=5, help="random subsets averaged per learning-curve point")
+    parser.set_defaults(handler=run)
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from em_monitor.capture import CaptureError, decoder_blocks
+    from em_monitor.chat import ChatFormatError
+    from em_monitor.jsonl import JsonlError
+    from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.pooling import check_pooling
+    from em_monitor.probe_training import VARIANTS, LabelledDataError, check_variants, read_labelled_chats, save_outputs, train_probes
+
+    started = time.perf_counter()
+    try:
+        requested = _list(args.variants) if args.variants else [name for name in VARIANTS if name != "sae" or args.sae]
+        variants = check_variants(requested, have_sae=args.sae is not None)
+        poolings = [check_pooling(method) for method in _list(args.pooling)]
+        data = read_labelled_chats(args.data)
+        _status(f"{len(data.labels)} samples ({int(data.labels.sum())} misaligned) from {args.data}; loading {args.model}")
+        loaded = load_model(args.model)
+        n_blocks = len(decoder_blocks(loaded.model))
+        if not 0 <= args.layer < n_blocks:
+            raise CaptureError(f"--layer {args.layer} is out of range: {args.model} has decoder blocks 0..{n_blocks - 1}")
+        sae = _load_sae(args.sae, loaded.model.config.hidden_size) if "sae" in variants else None
+        _status(f"variants {', '.join(variants)} at layer {args.layer}")
+        result = train_probes(
+            loaded.model, loaded.tokenizer, data, layer=args.layer, variants=variants, poolings=poolings, sae=sae,
+            seed=args.seed, batch_size=args.batch_size, max_length=args.max_length, C=args.C, sae_C=args.sae_C,
+            curve_seeds=args.curve_seeds, model_id=loaded.model_id,
+        )
+    except (ValueError, ModelLoadError, CaptureError, OSError) as error:
+        kind = "" if isinstance(error, (LabelledDataError, ChatFormatError, JsonlError, ModelLoadError)) else f"{type(error).__name__}: "
+        print(f"train-probe: {kind}{error}", file=sys.stderr)
+        return 1
+    result.settings["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if args.sae:
+        result.settings["sae"] = args.sae
+    out = Path(args.out)
+    save_outputs(result, out)
+    _plot(result, out / "auroc_vs_examples.png")
+    report = result.report()
+    _print_table(report)
+    print(json.dumps(report, separators=(",", ":")))
+    return 0
+
+
+def _status(message: str) -> None:
+    print(f"train-probe: {message}", file=sys.stderr, flush=True)
+
+
+def _load_sae(path: str, d_model: int):
+    from sae_lens import SAE
+    from safetensors import SafetensorError
+
+    try:
+        sae = SAE.load_from_disk(path, device="cpu")
+    except (OSError, KeyError, RuntimeError, SafetensorError) as error:
+        raise ValueError(f"--sae {path}: not a loadable sae-lens SAE ({error}); save one with `em-monitor build-sae`") from error
+    if int(sae.cfg.d_in) != d_model:
+        raise ValueError(f"--sae {path}: SAE d_in={sae.cfg.d_in} but the model's residual width is {d_model}; use an SAE trained on this model")
+    return sae.eval()
+
+
+def _print_table(report: dict) -> None:
+    variants = report["variants"]
+    sizes = [point["n"] for point in next(iter(variants.values()))["learning_curve"]]
+    header = f"{'variant':<16}{'AUROC':>7}{'R@1%FPR':>9}  " + " ".join(f"{'n=' + str(n):>7}" for n in sizes)
+    print(f"{report['model']} layer {report['layer']}: {report['n_train']} train / {report['n_test']} test ({report['split']})")
+    print(header)
+    for name, variant in variants.items():
+        curve = {point["n"]: point["auroc_mean"] for point in variant["learning_curve"]}
+        cells = " ".join(f"{curve[n]:>7.3f}" if n in curve else f"{'':>7}" for n in sizes)
+        extra = f"  ({variant['latents_used']}/{variant['d_sae']} latents)" if "latents_used" in variant else ""
+        print(f"{name:<16}{variant['auroc']:>7.3f}{variant['recall_at_1pct_fpr']:>9.3f}  {cells}{extra}")
+
+
+def _plot(result, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for name, variant in result.variants.items():
+        curve = variant.learning_curve
+        axes.errorbar(
+            [point["n"] for point in curve], [point["auroc_mean"] for point in curve], yerr=[point["auroc_std"] for point in curve],
+            marker="o", capsize=3, label=f"{name} ({variant.auroc:.3f})",
+        )
+    axes.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    axes.set_xscale("log", base=2)
+    axes.set_ylim(0.3, 1.02)
+    axes.set_xlabel("training examples")
+    axes.set_ylabel("held-out AUROC")
+    axes.set_title(f"{result.model} layer {result.layer}: AUROC vs training examples ({result.n_test} test)")
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
