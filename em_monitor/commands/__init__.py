@@ -13,7 +13,9 @@ import importlib
 VERB_MODULES = (
     "check_config",
     "schema",
+    "diff",
     "train_probe",
+    "audit",
 )
 
 
