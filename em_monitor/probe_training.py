@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
 from rich.progress import track
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -305,7 +306,9 @@ def residual_features(
         parts["sae_max"] = []
     batches = chat_batches(tokenizer, conversations, batch_size=batch_size, max_length=max_length)
     total = -(-len(conversations) // batch_size)
-    for batch in track(batches, description=f"layer {layer} activations", total=total, transient=True):
+    # Progress goes to stderr: stdout is kept for the table and the report.
+    progress = track(batches, description=f"layer {layer} activations", total=total, transient=True, console=Console(stderr=True))
+    for batch in progress:
         activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask).float().cpu()
         for method in poolings:
             parts[method].append(pool(activations, batch.content_mask, method))
