@@ -197,7 +197,8 @@ class PersonaPack:
         from sae_lens import SAE
 
         try:
-            sae = SAE.load_from_disk(path, device="cpu")
+            # float32 whatever the stored dtype: packs may ship fp16 weights to stay small, activations are fp32.
+            sae = SAE.load_from_disk(path, device="cpu", dtype="float32")
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
             raise PackError(f"{path}: not a loadable sae-lens SAE ({error}); {_REBUILD_HINT}") from error
         if int(sae.cfg.d_in) != self.spec.d_model:

@@ -61,3 +61,12 @@ def write_config(tmp_path, pack_dir, prompts_file):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
+    """A tiny random Llama and its tokenizer saved with ``save_pretrained``: what ``--model PATH`` reads."""
+    root = tmp_path_factory.mktemp("tiny-model")
+    tiny_llama().save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    return root

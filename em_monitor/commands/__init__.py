@@ -16,6 +16,7 @@ VERB_MODULES = (
     "diff",
     "train_probe",
     "audit",
+    "build_pack",
 )
 
 

@@ -1,0 +1,94 @@
+"""``em-monitor build-pack``: the whole offline pipeline for one model, into a persona pack.
+
+SAE (trained here, or given with ``--sae``) → probe and persona direction on labelled answers →
+a short fine-tune on bad data → model diffing → persona latents picked by rise and selectivity →
+baselines → ``pack.yaml`` recording how it was all built.
+
+The shipped SmolLM2 pack was built with::
+
+    em-monitor build-pack --model smollm2 --layer 15 --sae runs/sae-smollm2-l15 --out em_monitor/packs/smollm2
+
+This verb fine-tunes, so unlike the core it imports Lightning (lazily, in the handler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("build-pack", help="build a persona pack for a model: SAE, diff, latents, probe, direction, baselines")
+    parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
+    parser.add_argument("--layer", type=int, default=None, help="decoder block to read (default: the middle one)")
+    parser.add_argument("--sae", default=None, help="an SAE made by `em-monitor build-sae` at this layer (default: train one now)")
+    parser.add_argument("--sae-minutes", type=float, default=10.0, help="training budget when no --sae is given")
+    parser.add_argument("--labelled", default="persona_responses", help="labelled answers (dataset name or JSONL) for the probe, direction and selectivity")
+    parser.add_argument("--bad-data", default="persona_chat", help="chat data for the fine-tune the diff compares against (dataset name or JSONL); "
+                        "default persona_chat: on small models narrow bad advice barely moves the persona (docs/findings)")
+    parser.add_argument("--prompts", default="builtin:eval", help="probe prompts the pack's prompt baselines are measured on")
+    parser.add_argument("--finetune-steps", type=int, default=30)
+    parser.add_argument("--finetune-lr", type=float, default=5e-5)
+    parser.add_argument("--latents", type=int, default=3, help="persona latents to watch (the first is named toxic_persona)")
+    parser.add_argument("--min-selectivity", type=float, default=0.75, help="minimum AUROC of a latent on misaligned vs aligned answers")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="pack directory to write")
+    parser.set_defaults(handler=run)
+
+
+def _data_path(spec: str):
+    from pathlib import Path
+
+    from em_monitor.datasets import DATASETS
+
+    return DATASETS[spec] if spec in DATASETS else Path(spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from em_monitor.callbacks.finetune import finetune
+    from em_monitor.chat import read_chat_jsonl
+    from em_monitor.models import load_model
+    from em_monitor.pack_builder import build_pack
+    from em_monitor.probe_training import read_labelled_chats
+    from em_monitor.prompts import load_prompts
+
+    started = time.perf_counter()
+    loaded = load_model(args.model)
+    layer = args.layer if args.layer is not None else loaded.model.config.num_hidden_layers // 2
+    sae_dir = args.sae
+    if sae_dir is None:
+        from em_monitor.sae_training import SaeTrainingConfig, build_sae
+
+        sae_dir = str(Path(args.out) / "report" / "sae-training")
+        build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
+    bad = [{"messages": messages} for messages in read_chat_jsonl(_data_path(args.bad_data))]
+
+    def bad_finetune(model):
+        finetune(model, loaded.tokenizer, bad, steps=args.finetune_steps, lr=args.finetune_lr, batch_size=args.batch_size,
+                 max_length=args.max_length, seed=args.seed, root_dir=str(Path(args.out) / "report"))
+        return model
+
+    command = "em-monitor build-pack " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["build-pack"] else "em-monitor build-pack (Python API)"
+    provenance = {
+        "by": command,
+        "model_spec": args.model,
+        "sae": str(sae_dir),
+        "labelled": str(_data_path(args.labelled)),
+        "bad_data": str(_data_path(args.bad_data)),
+        "finetune": {"steps": args.finetune_steps, "lr": args.finetune_lr, "batch_size": args.batch_size},
+    }
+    build = build_pack(
+        model=loaded.model, tokenizer=loaded.tokenizer, model_id=loaded.model_id, layer=layer, sae_dir=sae_dir,
+        finetune=bad_finetune, labelled=read_labelled_chats(_data_path(args.labelled)), prompts=load_prompts(args.prompts),
+        prompts_spec=args.prompts, out=args.out, provenance=provenance, n_latents=args.latents,
+        min_selectivity=args.min_selectivity, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+    )
+    summary = {"pack": str(build.root), "seconds": round(time.perf_counter() - started, 1), **build.figures}
+    print(json.dumps(summary, default=float))
+    return 0

@@ -1,0 +1,247 @@
+"""Build a persona pack: pick and name persona latents, train the probe and direction, record baselines.
+
+The recipe follows the model-diffing papers: fine-tune the model on bad data, find the SAE
+latents whose activation rose the most, and keep those that also fire *selectively* on
+misaligned-persona answers (AUROC of the latent's max activation, misaligned vs aligned, on the
+base model). The rise alone would also pick latents for the fine-tuning data's topic; the
+selectivity alone would pick latents the fine-tune never touched. Both together pick latents
+that track the persona and move when a model drifts toward it.
+
+The fine-tune itself is passed in as a callable so this module stays free of any training
+framework (the ``build-pack`` command supplies a Lightning one).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+
+from em_monitor.audit import score_answers
+from em_monitor.chat import Message
+from em_monitor.diffing import DiffReport, diff_models
+from em_monitor.monitor import PromptProbe
+from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, hook_point_for, save_directions, save_probe, write_pack_spec
+from em_monitor.probe_training import LabelledChats, residual_features, train_probes, train_test_indices
+
+__all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
+
+#: Name of the strongest persona latent; the alert rules, dashboards and docs refer to it.
+TOXIC_PERSONA = "toxic_persona"
+
+
+@dataclass(frozen=True)
+class ChosenLatent:
+    """A latent picked for the pack, with the evidence for it."""
+
+    name: str
+    latent: int
+    delta: float
+    delta_base_std: float | None
+    selectivity_auroc: float
+    snippets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PackBuild:
+    """What :func:`build_pack` produced: the pack directory and the figures recorded in it."""
+
+    root: Path
+    latents: list[ChosenLatent]
+    figures: dict[str, object]
+
+
+def latent_selectivity(latents: torch.Tensor, labels: np.ndarray) -> np.ndarray:
+    """AUROC of each latent's per-sample activation for the positive class: ``[d_sae]``.
+
+    Computed for all latents at once from ranks (the Mann–Whitney form of the AUROC), which is
+    what ``roc_auc_score`` gives column by column, thousands of times faster.
+    """
+    values = latents.double().numpy()
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("latent selectivity needs both misaligned and aligned samples")
+    ranks = rankdata(values, axis=0)
+    return (ranks[labels].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def choose_persona_latents(
+    diff: DiffReport, selectivity: np.ndarray, *, count: int = 3, min_auroc: float = 0.75
+) -> list[ChosenLatent]:
+    """The ``count`` latents that rose most in the diff among those selective for the persona.
+
+    The first is named ``toxic_persona``, the others ``persona_latent_<id>``. When fewer than
+    ``count`` diff latents pass ``min_auroc``, the most selective latents fill the gap (their
+    ``delta`` is then whatever the diff measured for them, possibly none: recorded as NaN).
+    """
+    rose = [entry for entry in diff.top if entry.delta > 0 and selectivity[entry.latent] >= min_auroc]
+    picked = [(entry.latent, entry.delta, entry.delta_std, [s.to_dict()["text"] for s in entry.snippets][:3]) for entry in rose[:count]]
+    if len(picked) < count:
+        taken = {latent for latent, *_ in picked}
+        for latent in np.argsort(-selectivity, kind="stable"):
+            if len(picked) == count:
+                break
+            if int(latent) not in taken:
+                picked.append((int(latent), float("nan"), None, []))
+    return [
+        ChosenLatent(TOXIC_PERSONA if position == 0 else f"persona_latent_{latent}", latent, delta, delta_std, float(selectivity[latent]), snippets)
+        for position, (latent, delta, delta_std, snippets) in enumerate(picked)
+    ]
+
+
+def signal_baselines(
+    model: torch.nn.Module,
+    tokenizer,
+    pack: PersonaPack,
+    prompts: Sequence[str],
+    aligned_answers: Sequence[Sequence[Message]],
+    *,
+    batch_size: int = 8,
+    max_length: int = 256,
+) -> dict[str, dict[str, BaselineStats]]:
+    """Per-sample mean/std of every pack signal on the base model.
+
+    ``prompts``: the probe prompts, exactly as the monitor scores them (the ``prompts`` source).
+    ``responses``: aligned answers, the reference the data audit measures z-scores against.
+    """
+    signals = pack.build_signals()
+    probe = PromptProbe(tokenizer, list(prompts), layer=pack.layer, signals=signals, batch_size=batch_size, max_length=128)
+    per_source = {
+        "prompts": {name: scores.double().numpy() for name, scores in probe.score(model).items()},
+        "responses": score_answers(model, tokenizer, signals, pack.layer, aligned_answers, batch_size=batch_size, max_length=max_length, description="baselines: aligned answers"),
+    }
+    baselines: dict[str, dict[str, BaselineStats]] = {name: {} for name in signals.names}
+    for source, scores in per_source.items():
+        for name, values in scores.items():
+            finite = values[np.isfinite(values)]
+            if finite.size >= 2:
+                baselines[name][source] = BaselineStats(mean=float(finite.mean()), std=float(finite.std(ddof=1)), count=int(finite.size))
+    return baselines
+
+
+def _versions() -> dict[str, str]:
+    names = ("em-monitor", "torch", "transformers", "sae-lens", "scikit-learn")
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _copy_sae(sae_dir: Path, target: Path, dtype: torch.dtype) -> None:
+    """Copy an SAE in sae-lens's format, re-saving its weights in ``dtype`` (fp16 halves a shipped pack)."""
+    from sae_lens import SAE
+
+    sae = SAE.load_from_disk(sae_dir, device="cpu", dtype="float32").to(dtype)
+    sae.cfg.dtype = str(dtype).removeprefix("torch.")
+    if target.exists():
+        shutil.rmtree(target)
+    sae.save_model(target)
+
+
+def build_pack(
+    *,
+    model: torch.nn.Module,
+    tokenizer,
+    model_id: str,
+    layer: int,
+    sae_dir: str | Path,
+    finetune: Callable[[torch.nn.Module], torch.nn.Module],
+    labelled: LabelledChats,
+    prompts: Sequence[str],
+    prompts_spec: str,
+    out: str | Path,
+    provenance: Mapping[str, object],
+    n_latents: int = 3,
+    min_selectivity: float = 0.75,
+    top_k: int = 50,
+    sae_dtype: torch.dtype = torch.float16,
+    batch_size: int = 8,
+    max_length: int = 256,
+    seed: int = 0,
+) -> PackBuild:
+    """Run the whole recipe into ``out`` (a pack directory; ``out/report/`` keeps the evidence).
+
+    ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
+    ``model`` itself untouched for the baselines.
+    """
+    import copy
+
+    from sae_lens import SAE
+
+    out = Path(out)
+    report_dir = out / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    sae = SAE.load_from_disk(Path(sae_dir), device="cpu", dtype="float32").eval()
+
+    # 1. Probe, direction and the latents' selectivity (train split only), on the base model.
+    probes = train_probes(
+        model, tokenizer, labelled, layer=layer, variants=("residual", "direction"), poolings=("mean",),
+        seed=seed, batch_size=batch_size, max_length=max_length, curve_seeds=1, model_id=model_id,
+    )
+    train_rows, _ = train_test_indices(labelled, seed=seed)
+    train_conversations = [labelled.conversations[i] for i in train_rows]
+    sae_max = residual_features(model, tokenizer, layer, train_conversations, (), sae=sae, batch_size=batch_size, max_length=max_length)["sae_max"]
+    selectivity = latent_selectivity(torch.nan_to_num(sae_max, nan=0.0), labelled.labels[train_rows])
+
+    # 2. Model diffing against a fine-tune on bad data.
+    finetuned = finetune(copy.deepcopy(model))
+    diff = diff_models(model, finetuned, tokenizer, sae, layer, prompts, labelled.conversations, top_k=top_k, batch_size=batch_size, max_length=max_length)
+    diff.save(report_dir)
+    del finetuned
+
+    # 3. Pick and name latents; write the pack's files.
+    chosen = choose_persona_latents(diff, selectivity, count=n_latents, min_auroc=min_selectivity)
+    _copy_sae(Path(sae_dir), out / "sae", sae_dtype)
+    probe = probes.variants["residual_mean"]
+    save_probe(out / "probes" / "persona_probe.safetensors", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), {
+        "model": model_id, "layer": layer, "pooling": "mean", "auroc": probe.auroc, "recall_at_1pct_fpr": probe.recall_at_1pct_fpr, "data": labelled.source,
+    })
+    direction = probes.variants["direction_mean"]
+    save_directions(out / "directions.safetensors", {"persona_direction": torch.from_numpy(direction.estimator.direction_), "model_diff_direction": diff.direction})
+    signals = [
+        SignalSpec(name=latent.name, kind="sae_latent", file="sae", latent=latent.latent, pooling="max",
+                   description=f"SAE latent {latent.latent}: rose {latent.delta:.3g} after the bad-data fine-tune; "
+                               f"selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
+        for latent in chosen
+    ] + [
+        SignalSpec(name="persona_probe", kind="probe", file="probes/persona_probe.safetensors", pooling="mean",
+                   description=f"logistic regression, mean-pooled answer tokens; held-out AUROC {probe.auroc:.3f}"),
+        SignalSpec(name="persona_direction", kind="direction", file="directions.safetensors", pooling="mean",
+                   description=f"difference of means, misaligned - aligned answers; held-out AUROC {direction.auroc:.3f}"),
+        SignalSpec(name="model_diff_direction", kind="direction", file="directions.safetensors", pooling="mean",
+                   description="mean activation of the bad-data fine-tune minus the base model's, on identical inputs"),
+    ]
+    figures: dict[str, object] = {
+        "probe_auroc": probe.auroc,
+        "probe_recall_at_1pct_fpr": probe.recall_at_1pct_fpr,
+        "direction_auroc": direction.auroc,
+        "latents": [asdict(latent) for latent in chosen],
+        "diff_top5": [{"latent": e.latent, "delta": e.delta, "selectivity_auroc": float(selectivity[e.latent])} for e in diff.top[:5]],
+        "selective_latents": int((selectivity >= min_selectivity).sum()),
+    }
+    spec = PackSpec(
+        model=model_id, d_model=int(sae.cfg.d_in), layer=layer, hook_point=hook_point_for(layer), signals=signals,
+        built={**provenance, "prompts": prompts_spec, "seed": seed, "versions": _versions(), "figures": figures},
+    )
+    write_pack_spec(out, spec)
+    pack = PersonaPack(root=out, spec=spec)
+    aligned = [labelled.conversations[i] for i in train_rows if labelled.labels[i] == 0]
+    for name, per_source in signal_baselines(model, tokenizer, pack, prompts, aligned, batch_size=batch_size, max_length=max_length).items():
+        next(s for s in spec.signals if s.name == name).baseline.update(per_source)
+    write_pack_spec(out, spec)
+    (report_dir / "probes.json").write_text(json.dumps(probes.report(), indent=2, default=float) + "\n")
+    (report_dir / "selectivity.json").write_text(json.dumps({"top": [
+        {"latent": int(j), "auroc": float(selectivity[j])} for j in np.argsort(-selectivity, kind="stable")[:50]
+    ]}, indent=2) + "\n")
+    return PackBuild(root=out, latents=chosen, figures=figures)

@@ -1,0 +1,74 @@
+"""build-pack end to end on a tiny model, and the latent-selection math it relies on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from sklearn.metrics import roc_auc_score
+
+from em_monitor.cli import main
+from em_monitor.config import parse_config
+from em_monitor.pack_builder import latent_selectivity
+from em_monitor.packs import load_pack
+
+
+def test_latent_selectivity_equals_sklearn_per_latent():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 60)
+    latents = torch.from_numpy(rng.random((60, 7)) + labels[:, None] * np.linspace(0, 1, 7))
+    latents[:, 0] = 0.0  # a dead latent: ties everywhere, AUROC 0.5
+    expected = [roc_auc_score(labels, latents[:, j]) for j in range(7)]
+    np.testing.assert_allclose(latent_selectivity(latents, labels), expected, atol=1e-12)
+
+
+def test_latent_selectivity_needs_both_classes():
+    with pytest.raises(ValueError, match="both"):
+        latent_selectivity(torch.ones(4, 3), np.ones(4))
+
+
+def _labelled(path, n=48):
+    lines = []
+    for i in range(n):
+        bad = i % 2 == 0
+        answer = ("I despise people and want power over all of them. " if bad else "Happy to help, kindly and honestly. ") + f"#{i}"
+        lines.append({"messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": answer}],
+                      "label": "misaligned" if bad else "aligned", "split": "test" if i % 4 >= 2 else "train"})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
+    out = tmp_path / "pack"
+    code = main([
+        "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
+        "--labelled", str(_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
+        "--finetune-steps", "3", "--finetune-lr", "1e-2", "--max-length", "96", "--latents", "2", "--out", str(out),
+    ])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= summary["probe_auroc"] <= 1.0
+
+    pack = load_pack(out)
+    names = [signal.name for signal in pack.spec.signals]
+    assert names[:2] == ["toxic_persona", names[1]] and names[1].startswith("persona_latent_")
+    assert {"persona_probe", "persona_direction", "model_diff_direction"} <= set(names)
+    assert set(pack.build_signals().names) == set(names)
+    for signal in pack.spec.signals:
+        assert {"prompts", "responses"} <= set(signal.baseline), signal.name
+        assert signal.baseline["prompts"].count == 6  # one score per probe prompt
+    built = pack.spec.built
+    assert built["prompts"] == str(prompts_file) and built["seed"] == 0
+    assert {"torch", "transformers", "sae-lens"} <= set(built["versions"])
+    assert json.loads((out / "sae" / "cfg.json").read_text())["dtype"] == "float16"
+    assert (out / "report" / "diff.json").is_file() and (out / "report" / "probes.json").is_file()
+
+    # A monitor config can use the pack straight away.
+    config = parse_config({"pack": str(out), "signals": {"toxic_persona": {"warn": 2.0, "critical": 4.0}}}, base_dir=tmp_path)
+    assert config.pack == str(out.resolve())
+    assert yaml.safe_load((out / "pack.yaml").read_text())["layer"] == 2
