@@ -34,8 +34,9 @@ import torch
 from rich.progress import track
 
 from em_monitor.activations import chat_batches
-from em_monitor.capture import hidden_size, residuals_at, scoring_mode
+from em_monitor.capture import hidden_size, residuals_at
 from em_monitor.chat import Message
+from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
 from em_monitor.packs import PersonaPack
 from em_monitor.signals import SignalSet
@@ -47,7 +48,6 @@ __all__ = [
     "LABEL_VALUES",
     "AuditResult",
     "audit_samples",
-    "generate_answers",
     "parse_label",
     "read_labels",
     "score_answers",
@@ -127,39 +127,6 @@ def score_answers(
     return {name: np.concatenate(chunks) if chunks else np.empty(0) for name, chunks in parts.items()}
 
 
-def generate_answers(
-    model: torch.nn.Module,
-    tokenizer,
-    prompts: Sequence[Sequence[Message]],
-    *,
-    batch_size: int = 8,
-    max_new_tokens: int = 48,
-    max_length: int = 256,
-) -> list[str]:
-    """The model's greedy answer to each prompt (a conversation without its final answer), batched."""
-    device = next(model.parameters()).device
-    answers: list[str] = []
-    saved = tokenizer.padding_side, tokenizer.truncation_side
-    # Left padding (and truncation) keeps every prompt's last token next to the first generated one.
-    tokenizer.padding_side = tokenizer.truncation_side = "left"
-    try:
-        for start in track(range(0, len(prompts), batch_size), description="audit: base model answers", transient=True):
-            texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-                     for p in prompts[start : start + batch_size]]
-            encoded = tokenizer(texts, add_special_tokens=False, padding=True, truncation=True, max_length=max_length,
-                                return_tensors="pt")
-            with scoring_mode(model):
-                output = model.generate(
-                    input_ids=encoded["input_ids"].to(device), attention_mask=encoded["attention_mask"].to(device),
-                    max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            answers.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    finally:
-        tokenizer.padding_side, tokenizer.truncation_side = saved
-    return answers
-
-
 def z_scores(scores: np.ndarray, baseline: object | None = None) -> tuple[np.ndarray, dict[str, object]]:
     """z-scores of ``scores`` against ``baseline`` (``mean``/``std``), else robustly against the scores themselves.
 
@@ -210,7 +177,7 @@ def audit_samples(
     differences = None
     if generate:
         prompts = [list(conversation)[:-1] for conversation in conversations]
-        answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, max_length=max_length)
+        answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, max_length=max_length, description="audit: base model answers")
         own = _score_own_answers(model, tokenizer, signals, pack.layer, prompts, answers, options)
         differences = {name: scores[name] - own[name] for name in signals.names}
     baselines = {spec.name: spec.baseline.get(BASELINE_SOURCE) for spec in pack.spec.signals}

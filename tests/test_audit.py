@@ -12,8 +12,9 @@ import yaml
 from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 
-from em_monitor.audit import MAD_SCALE, audit_samples, generate_answers, parse_label, score_answers, summary_path
+from em_monitor.audit import MAD_SCALE, audit_samples, parse_label, score_answers, summary_path
 from em_monitor.cli import main
+from em_monitor.generation import generate_answers
 from em_monitor.packs import load_pack
 from em_monitor.tiny import tiny_llama
 
