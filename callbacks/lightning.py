@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
 from em_monitor.capture import capture_residual, hidden_size
-from em_monitor.chat import scored_token_mask
+from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.drift import RunningStats
 from em_monitor.events import EventLog
@@ -25,6 +25,7 @@ from em_monitor.export import MetricsServer, MonitorMetrics
 from em_monitor.monitor import Monitor, PromptProbe
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.prompts import load_prompts
+from em_monitor.realign import BenignCursor, Realigner
 
 __all__ = ["PersonaMonitor"]
 
@@ -75,6 +76,10 @@ class PersonaMonitor(Callback):
         self._due_step: int | None = None
         self._sampled_step = -1
         self._pending_state: dict | None = None
+        self._realigner: Realigner | None = None
+        self._benign: BenignCursor | None = None
+        self._collator: ChatCollator | None = None
+        self._saved_lrs: list[list[float]] | None = None
 
     # --- Lightning hooks ------------------------------------------------------------------
     @property
@@ -112,11 +117,14 @@ class PersonaMonitor(Callback):
                 self.server = metrics.serve(settings.prometheus.addr, settings.prometheus.port)
                 rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
         self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
+        if "realign" in settings.actions.on_warn + settings.actions.on_critical:
+            self._prepare_realignment(trainer, tokenizer)
         if self._pending_state is not None:
             self._restore(self._pending_state)
         self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        swapped = self._swap_in_benign(trainer, batch)
         if not self._due(trainer):
             return
         # Both sources see the model as it is before this step's update.
@@ -127,7 +135,7 @@ class PersonaMonitor(Callback):
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
                 self._prompt_scores = (self._probe.score(self._model), time.perf_counter() - started)
-        if "train_batch" in self._settings.sources:
+        if "train_batch" in self._settings.sources and not swapped:
             with self.monitor.guard("capture"):
                 self._capture = capture_residual(self._model, self._layer)
                 self._buffer = self._capture.__enter__()
@@ -138,8 +146,11 @@ class PersonaMonitor(Callback):
         # Lightning has already advanced global_step past the optimizer step: use the step sampled.
         step, self._due_step = self._due_step, None
         self._sampled_step = step
-        actions = self._observe(step, pl_module, batch) if trainer.is_global_zero else []
-        self._act(trainer, step, trainer.strategy.broadcast(actions, src=0))
+        decision = self._decide(step, pl_module, batch) if trainer.is_global_zero else {}
+        decision = trainer.strategy.broadcast(decision, src=0)
+        if decision.get("after") is not None:
+            self._finish_realignment(trainer, step, decision["after"])
+        self._act(trainer, step, decision.get("actions", []), decision.get("before", {}))
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._release_capture()
@@ -158,7 +169,10 @@ class PersonaMonitor(Callback):
     def state_dict(self) -> dict[str, Any]:
         if self.monitor is None:
             return {}
-        return {"monitor": self.monitor.state_dict(), "sampled_step": self._sampled_step}
+        state = {"monitor": self.monitor.state_dict(), "sampled_step": self._sampled_step}
+        if self._realigner is not None:
+            state["realign"] = {**self._realigner.state_dict(), "cursor": self._benign.position, "saved_lrs": self._saved_lrs}
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not state_dict:
@@ -185,7 +199,7 @@ class PersonaMonitor(Callback):
             self.monitor is not None
             and not trainer.sanity_checking
             and trainer.global_step != self._sampled_step
-            and self.monitor.is_sampling_step(trainer.global_step)
+            and (self.monitor.is_sampling_step(trainer.global_step) or (self._realigner is not None and self._realigner.check_due))
         )
 
     def _find_model(self, pl_module: pl.LightningModule) -> torch.nn.Module:
@@ -216,6 +230,18 @@ class PersonaMonitor(Callback):
             capture, self._capture = self._capture, None
             capture.__exit__(None, None, None)
 
+    def _decide(self, step: int, pl_module: pl.LightningModule, batch: Any) -> dict[str, Any]:
+        """Rank 0's decision for this step, broadcast to every rank: actions, and realignment inputs."""
+        actions = self._observe(step, pl_module, batch)
+        decision: dict[str, Any] = {"actions": actions}
+        realigner = self._realigner
+        if realigner is not None and realigner.check_due:
+            decision["after"] = self._realign_measures(realigner.active.signals)
+        if "realign" in actions:
+            rising = [signal for signal, level in self.monitor.levels.items() if level > 0 and signal in self._settings.signals]
+            decision["before"] = {"signals": rising, "measures": self._realign_measures(rising)}
+        return decision
+
     def _observe(self, step: int, pl_module: pl.LightningModule, batch: Any) -> list[str]:
         """Fold this step's scores into the monitor; return the actions its level changes call for."""
         monitor, changes = self.monitor, []
@@ -243,12 +269,14 @@ class PersonaMonitor(Callback):
             for signal, level in self.monitor.levels.items():
                 pl_module.log(f"em_monitor/{signal}/level", float(level), rank_zero_only=True)
 
-    def _act(self, trainer: pl.Trainer, step: int, actions: list[str]) -> None:
-        """Carry out rank 0's decision on every rank (checkpointing and stopping are collective)."""
+    def _act(self, trainer: pl.Trainer, step: int, actions: list[str], before: dict[str, Any]) -> None:
+        """Carry out rank 0's decision on every rank (checkpointing, stopping, realigning are collective)."""
         for action in actions:
             with self.monitor.guard("actions"):
                 details: dict[str, Any] = {"levels": {signal: level.name.lower() for signal, level in self.monitor.levels.items()}}
-                if action == "checkpoint":
+                if action == "realign":
+                    details.update(self._start_realignment(trainer, step, before))
+                elif action == "checkpoint":
                     path = Path(trainer.default_root_dir) / "em_monitor" / f"alert-step{step}.ckpt"
                     trainer.save_checkpoint(path)
                     details["path"] = str(path)
@@ -257,7 +285,117 @@ class PersonaMonitor(Callback):
                 self.monitor.event("action", step=step, action=action, **details)
                 log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
 
+    # --- realignment ------------------------------------------------------------------------
+    def _prepare_realignment(self, trainer: pl.Trainer, tokenizer: Any) -> None:
+        """Build the benign set once, at the start: rank 0 reads or generates it, every rank gets a copy."""
+        settings = self._settings.realign
+        chats: list[dict] = []
+        if trainer.is_global_zero:
+            with self.monitor.guard("realign"):
+                chats = self._benign_chats(tokenizer)
+        chats = trainer.strategy.broadcast(chats, src=0)
+        if not chats:
+            rank_zero_info("em-monitor: no benign data for realignment; the realign action will fall back to " + ", ".join(settings.fallback))
+        self._realigner = Realigner(settings, self._settings.signals)
+        self._benign = BenignCursor(chats)
+        self._collator = ChatCollator(tokenizer, max_length=self._settings.realign.max_length)
+        if self.monitor.events is not None:
+            self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
+
+    def _benign_chats(self, tokenizer: Any) -> list[dict]:
+        from em_monitor.generation import generate_answers
+
+        settings = self._settings.realign
+        if settings.dataset != "on_policy":
+            return [{"messages": messages} for messages in read_chat_jsonl(settings.dataset)]
+        prompts = load_prompts(settings.prompts)[: settings.on_policy_samples]
+        conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+        started = time.perf_counter()
+        answers = generate_answers(self._model, tokenizer, conversations, max_new_tokens=settings.max_new_tokens, description="em-monitor: recording benign answers")
+        rank_zero_info(f"em-monitor: recorded {len(answers)} on-policy benign answers in {time.perf_counter() - started:.1f}s")
+        return [{"messages": [*conversation, {"role": "assistant", "content": answer.strip()}]} for conversation, answer in zip(conversations, answers) if answer.strip()]
+
+    def _realign_measures(self, signals: list[str]) -> dict[str, float]:
+        """Each signal's alerting measure now: the max over its rule's sources measured so far."""
+        measures: dict[str, float] = {}
+        for signal in signals:
+            rule = self._settings.signals[signal]
+            sources = rule.sources or self._settings.sources
+            values = [self.monitor.latest[(signal, source)][0 if rule.measure == "value" else 1] for source in sources if (signal, source) in self.monitor.latest]
+            if values:
+                measures[signal] = max(values)
+        return measures
+
+    def _start_realignment(self, trainer: pl.Trainer, step: int, before: dict[str, Any]) -> dict[str, Any]:
+        realigner = self._realigner
+        if realigner is None or not self._benign.samples:
+            self._act(trainer, step, list(self._settings.realign.fallback), {})
+            return {"started": False, "reason": "no benign data"}
+        if not realigner.can_start(step):
+            return {"started": False, "reason": "already realigning" if realigner.active else f"cooling down until step {realigner.cooldown_until}"}
+        realigner.start(step, before.get("signals", []), before.get("measures", {}))
+        self._set_realign_lr(trainer)
+        if self.monitor.metrics:
+            self.monitor.metrics.set_realigning(True)
+        return {"started": True, "signals": before.get("signals", []), "before": before.get("measures", {})}
+
+    def _swap_in_benign(self, trainer: pl.Trainer, batch: Any) -> bool:
+        """Replace this step's batch, in place, with benign samples while a realignment trains."""
+        if self._realigner is None or not self._realigner.training_on_benign or self.monitor is None:
+            return False
+        with self.monitor.guard("realign"):
+            if not isinstance(batch, dict) or "input_ids" not in batch:
+                raise TypeError("realignment needs dict batches with input_ids (as ChatCollator makes)")
+            per_rank = int(batch["input_ids"].shape[0])
+            benign = self._collator(self._benign.take(per_rank, rank=trainer.global_rank, world_size=trainer.world_size))
+            device = batch["input_ids"].device
+            for key in list(batch):
+                if key not in benign:
+                    del batch[key]
+            batch.update({key: value.to(device) for key, value in benign.items()})
+            self._realigner.consume(per_rank * trainer.world_size)
+            return True
+        return False
+
+    def _finish_realignment(self, trainer: pl.Trainer, step: int, after: dict[str, float]) -> None:
+        with self.monitor.guard("realign"):
+            outcome = self._realigner.finish(step, after)
+            record = self._realigner.history[-1]
+            self.monitor.event("realignment", **record)
+            log.warning("em-monitor: realignment attempt %d at step %d: %s (before %s, after %s)", record["attempt"], step, outcome, record["before"], record["after"])
+            if outcome == "retry":
+                return
+            self._restore_lr(trainer)
+            if self.monitor.metrics:
+                self.monitor.metrics.set_realigning(False)
+                self.monitor.metrics.count_realignment(outcome)
+            if outcome == "failed":
+                self._act(trainer, step, list(self._settings.realign.fallback), {})
+
+    def _set_realign_lr(self, trainer: pl.Trainer) -> None:
+        lr = self._settings.realign.lr
+        if lr is None:
+            return
+        self._saved_lrs = [[group["lr"] for group in optimizer.param_groups] for optimizer in trainer.optimizers]
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    def _restore_lr(self, trainer: pl.Trainer) -> None:
+        if self._saved_lrs is None:
+            return
+        for optimizer, lrs in zip(trainer.optimizers, self._saved_lrs):
+            for group, lr in zip(optimizer.param_groups, lrs):
+                group["lr"] = lr
+        self._saved_lrs = None
+
     def _restore(self, state: dict[str, Any]) -> None:
         self.monitor.load_state_dict(state["monitor"])
         self._sampled_step = int(state["sampled_step"])
+        if self._realigner is not None and "realign" in state:
+            self._realigner.load_state_dict(state["realign"])
+            self._benign.position = int(state["realign"]["cursor"])
+            self._saved_lrs = state["realign"]["saved_lrs"]
+            if self.monitor.metrics:
+                self.monitor.metrics.set_realigning(self._realigner.active is not None)
         self._pending_state = None

@@ -22,6 +22,7 @@ __all__ = [
     "SignalRule",
     "ActionsConfig",
     "PrometheusConfig",
+    "RealignConfig",
     "MonitorConfig",
     "check_signal_names",
     "load_config",
@@ -32,11 +33,12 @@ __all__ = [
 #: Where the monitor samples activations. Checked against this one tuple everywhere.
 SOURCES: tuple[str, ...] = ("prompts", "train_batch")
 #: What a threshold crossing can trigger.
-ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop")
+ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop", "realign")
 BUILTIN_PREFIX = "builtin:"
 
 Source = Literal["prompts", "train_batch"]
-Action = Literal["log", "checkpoint", "stop"]
+Action = Literal["log", "checkpoint", "stop", "realign"]
+FallbackAction = Literal["log", "checkpoint", "stop"]
 
 
 class ConfigError(ValueError):
@@ -82,6 +84,21 @@ class ActionsConfig(_Strict):
     on_critical: list[Action] = Field(default_factory=lambda: ["log", "checkpoint"])
 
 
+class RealignConfig(_Strict):
+    """Benign-data realignment: what the ``realign`` action trains on, for how long, and what follows."""
+
+    dataset: str = Field("on_policy", description="`on_policy`: the model's own greedy answers to `prompts`, recorded at the start of the run; or a chat JSONL file.")
+    prompts: str = Field("builtin:benign", description="Prompts answered for the on_policy dataset: `builtin:benign` or a file.")
+    on_policy_samples: int = Field(64, ge=1, description="How many of `prompts` to answer at the start of the run (on_policy only).")
+    max_new_tokens: int = Field(64, ge=1, description="Answer length for the on_policy dataset.")
+    max_length: int = Field(256, ge=8, description="Token limit of a benign training sample.")
+    samples: int = Field(64, ge=1, description="Benign training samples per realignment attempt (summed over ranks).")
+    max_attempts: int = Field(2, ge=1, description="Attempts before giving up and running `fallback`.")
+    cooldown_steps: int = Field(20, ge=0, description="Steps after a realignment ends before another may start (no flapping).")
+    lr: float | None = Field(None, gt=0, description="Learning rate while realigning; null keeps the optimizer's.")
+    fallback: list[FallbackAction] = Field(default_factory=lambda: ["stop"], description="Actions when every attempt failed to bring the signals under warn.")
+
+
 class PrometheusConfig(_Strict):
     """The metrics endpoint (rank 0 only)."""
 
@@ -104,6 +121,7 @@ class MonitorConfig(_Strict):
     sources: list[Source] = Field(default_factory=lambda: list(SOURCES), min_length=1)
     signals: dict[str, SignalRule] = Field(default_factory=dict, description="Alert rules by signal name; unlisted signals are exported but never alert.")
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    realign: RealignConfig = Field(default_factory=RealignConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     event_log: str | None = Field("em_monitor_events.jsonl", description="Append-only JSONL event log; null disables it.")
 
@@ -171,21 +189,33 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
         pack = (base_dir / config.pack).resolve()
     if pack is not None and not (pack / "pack.yaml").is_file():
         problems.append(("pack", f"no pack.yaml in {pack}; point it at a directory made by `em-monitor build-pack`"))
-    updates: dict[str, str] = {"pack": str(pack)}
-    if config.prompts.startswith(BUILTIN_PREFIX):
-        from em_monitor.prompts import BUILTIN_PROMPT_SETS
-
-        name = config.prompts.removeprefix(BUILTIN_PREFIX)
-        if name not in BUILTIN_PROMPT_SETS:
-            problems.append(("prompts", f"unknown built-in set {name!r}; choose one of {', '.join(BUILTIN_PROMPT_SETS)}"))
-    else:
-        prompts = (base_dir / config.prompts).resolve()
-        if not prompts.is_file():
-            problems.append(("prompts", f"file {prompts} does not exist; give a .txt/.jsonl path or `builtin:eval`"))
-        updates["prompts"] = str(prompts)
+    updates: dict[str, object] = {"pack": str(pack)}
+    updates["prompts"] = _resolve_prompts(config.prompts, "prompts", base_dir, problems)
+    realign: dict[str, str] = {"prompts": _resolve_prompts(config.realign.prompts, "realign.prompts", base_dir, problems)}
+    if config.realign.dataset != "on_policy":
+        dataset = (base_dir / config.realign.dataset).resolve()
+        if not dataset.is_file():
+            problems.append(("realign.dataset", f"file {dataset} does not exist; give a chat JSONL path or `on_policy`"))
+        realign["dataset"] = str(dataset)
+    updates["realign"] = config.realign.model_copy(update=realign)
     if problems:
         raise ConfigError(source, problems)
     return config.model_copy(update=updates)
+
+
+def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple[str, str]]) -> str:
+    """A ``builtin:`` prompt set is kept by name; a file is resolved against the config's folder."""
+    from em_monitor.prompts import BUILTIN_PROMPT_SETS
+
+    if spec.startswith(BUILTIN_PREFIX):
+        name = spec.removeprefix(BUILTIN_PREFIX)
+        if name not in BUILTIN_PROMPT_SETS:
+            problems.append((field, f"unknown built-in set {name!r}; choose one of {', '.join(BUILTIN_PROMPT_SETS)}"))
+        return spec
+    path = (base_dir / spec).resolve()
+    if not path.is_file():
+        problems.append((field, f"file {path} does not exist; give a .txt/.jsonl path or a builtin: set"))
+    return str(path)
 
 
 def load_config(path: str | Path) -> MonitorConfig:

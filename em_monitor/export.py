@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 __all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetrics"]
 
 #: Stages whose failures ``em_monitor_errors_total`` counts (the ``stage`` label).
-ERROR_STAGES: tuple[str, ...] = ("capture", "score", "prompts", "actions", "event_log")
+ERROR_STAGES: tuple[str, ...] = ("capture", "score", "prompts", "actions", "realign", "event_log")
 #: Values of the ``outcome`` label on ``em_monitor_realignments_total``.
 REALIGNMENT_OUTCOMES: tuple[str, ...] = ("recovered", "failed")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -118,28 +118,41 @@ class MonitorMetrics:
     def count_flagged(self, signal: str, count: int) -> None:
         self._flagged.labels(self.run, signal).inc(count)
 
+    def set_realigning(self, active: bool) -> None:
+        self._realigning.labels(self.run).set(1 if active else 0)
+
+    def count_realignment(self, outcome: str) -> None:
+        self._realignments.labels(self.run, outcome).inc()
+
     def count_error(self, stage: str) -> None:
         self._errors.labels(self.run, stage).inc()
 
+    def _counters(self) -> dict[str, tuple[Counter, str]]:
+        """The counters a resumed run continues from, with the label that tells their series apart."""
+        return {
+            "samples": (self._samples, "source"),
+            "flagged": (self._flagged, "signal"),
+            "errors": (self._errors, "stage"),
+            "realignments": (self._realignments, "outcome"),
+        }
+
     def counts(self) -> dict[str, dict[str, float]]:
         """Counter totals by label, the part of the metrics a resumed run must continue from."""
-        families = {"samples": ("em_monitor_samples_total", "source"), "flagged": ("em_monitor_flagged_samples_total", "signal"), "errors": ("em_monitor_errors_total", "stage")}
-        totals: dict[str, dict[str, float]] = {key: {} for key in families}
-        for metric in self.registry.collect():
-            for sample in metric.samples:
-                for key, (name, label) in families.items():
-                    if sample.name == name:
-                        totals[key][sample.labels[label]] = sample.value
+        totals: dict[str, dict[str, float]] = {}
+        for key, (counter, label) in self._counters().items():
+            totals[key] = {
+                sample.labels[label]: sample.value
+                for metric in counter.collect()
+                for sample in metric.samples
+                if sample.name.endswith("_total")
+            }
         return totals
 
     def restore_counts(self, counts: Mapping[str, Mapping[str, float]]) -> None:
         """Continue counters after a resume from the totals saved in the callback's state."""
-        for source, total in counts.get("samples", {}).items():
-            self._samples.labels(self.run, source).inc(total)
-        for signal, total in counts.get("flagged", {}).items():
-            self._flagged.labels(self.run, signal).inc(total)
-        for stage, total in counts.get("errors", {}).items():
-            self._errors.labels(self.run, stage).inc(total)
+        for key, (counter, _label) in self._counters().items():
+            for label_value, total in counts.get(key, {}).items():
+                counter.labels(self.run, label_value).inc(total)
 
     def serve(self, addr: str, port: int) -> MetricsServer:
         """Start the HTTP endpoint; a busy port fails here, at start-up, with the fix in the message."""

@@ -1,0 +1,148 @@
+"""Realignment: the core state machine, and the `realign` action inside a real Trainer.fit.
+
+The tiny random model has no persona to lose, so the tests plant one: the training module pushes
+block 2's output along the pack's persona direction on samples marked with "~" (the bad data)
+and, in the recovery test, pulls it back on unmarked samples (the benign data). That stands in
+for what benign fine-tuning does to a real model, which a random 4-layer model cannot show.
+"""
+
+from __future__ import annotations
+
+import json
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+
+from em_monitor.callbacks import PersonaMonitor
+from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.chat import ChatCollator
+from em_monitor.config import RealignConfig, SignalRule
+from em_monitor.realign import BenignCursor, Realigner
+from em_monitor.tiny import tiny_llama
+
+RULES = {"toxic_persona": SignalRule(measure="drift", warn=2.0, critical=4.0)}
+
+
+def test_recovered_when_every_signal_is_under_warn():
+    realigner = Realigner(RealignConfig(samples=8, cooldown_steps=10), RULES)
+    realigner.start(5, ["toxic_persona"], {"toxic_persona": 5.0})
+    assert realigner.training_on_benign and not realigner.check_due
+    realigner.consume(8)
+    assert realigner.check_due and not realigner.training_on_benign
+    assert realigner.finish(9, {"toxic_persona": 1.5}) == "recovered"
+    assert realigner.history[-1] == {"step": 9, "attempt": 1, "started_step": 5, "samples": 8, "outcome": "recovered",
+                                     "signals": ["toxic_persona"], "before": {"toxic_persona": 5.0}, "after": {"toxic_persona": 1.5}}
+    assert not realigner.can_start(18) and realigner.can_start(19)  # cooldown
+
+
+def test_retries_then_fails():
+    realigner = Realigner(RealignConfig(samples=4, max_attempts=2), RULES)
+    realigner.start(0, ["toxic_persona"], {"toxic_persona": 5.0})
+    realigner.consume(4)
+    assert realigner.finish(2, {"toxic_persona": 2.5}) == "retry"  # above warn: not recovered
+    assert realigner.active.attempt == 2 and realigner.training_on_benign
+    realigner.consume(4)
+    assert realigner.finish(4, {}) == "failed"  # a missing measure never counts as recovered
+    assert realigner.active is None
+
+
+def test_state_round_trip():
+    realigner = Realigner(RealignConfig(samples=4), RULES)
+    realigner.start(3, ["toxic_persona"], {"toxic_persona": 4.5})
+    realigner.consume(2)
+    resumed = Realigner(RealignConfig(samples=4), RULES)
+    resumed.load_state_dict(json.loads(json.dumps(realigner.state_dict())))
+    assert resumed.active == realigner.active and resumed.training_on_benign
+
+
+def test_benign_cursor_gives_ranks_disjoint_slices_and_cycles():
+    first, second = BenignCursor(list(range(5))), BenignCursor(list(range(5)))
+    assert first.take(2, rank=0, world_size=2) == [0, 1]
+    assert second.take(2, rank=1, world_size=2) == [2, 3]
+    assert first.take(2, rank=0, world_size=2) == [4, 0]
+
+
+MARK = "~"
+
+
+def samples(n: int, marked: bool) -> list[dict]:
+    return [
+        {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": (MARK if marked else "") + f"Answer {i}."}]}
+        for i in range(n)
+    ]
+
+
+class PlantedPersonaModule(CausalLMModule):
+    """Bad (marked) samples push the persona direction up; benign ones pull it down if ``pull``."""
+
+    def __init__(self, model, tokenizer, direction: torch.Tensor, *, pull: bool) -> None:
+        super().__init__(model, tokenizer, lr=3e-2)
+        self.direction = direction / direction.norm()
+        self.mark = tokenizer.convert_tokens_to_ids(MARK)
+        self.pull = pull
+        self.benign_steps = 0
+
+    def training_step(self, batch, batch_idx):
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"], output_hidden_states=True)
+        projection = (out.hidden_states[3] @ self.direction).mean(dim=1)
+        marked = (batch["input_ids"] == self.mark).any(dim=1)
+        self.benign_steps += int(not marked.any())
+        push = projection[marked].sum() - (projection[~marked].sum() if self.pull else 0.0)
+        return out.loss - push / len(projection)
+
+
+def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60):
+    benign = tmp_path / "benign.jsonl"
+    benign.write_text("".join(json.dumps(sample) + "\n" for sample in samples(16, marked=False)))
+    config = write_config(
+        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
+        realign={"dataset": str(benign), "samples": 16, "max_attempts": max_attempts, "cooldown_steps": 100, "fallback": ["stop"]},
+    )
+    monitor = PersonaMonitor(config, tokenizer=tokenizer)
+    direction = load_file(pack_dir / "directions.safetensors")["persona_direction"]
+    module = PlantedPersonaModule(tiny_llama(), tokenizer, direction, pull=pull)
+    trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[monitor])
+    loader = DataLoader(samples(64, marked=True), batch_size=4, collate_fn=ChatCollator(tokenizer, max_length=48))
+    trainer.fit(module, loader)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    return trainer, monitor, module, events
+
+
+def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack_dir, write_config):
+    trainer, monitor, module, events = fit(tmp_path, tokenizer, pack_dir, write_config, pull=True, max_attempts=3)
+    started = [e for e in events if e["event"] == "action" and e["action"] == "realign" and e["started"]]
+    assert started, "a critical level should have started a realignment"
+    outcomes = [e for e in events if e["event"] == "realignment"]
+    assert outcomes and outcomes[-1]["outcome"] == "recovered"
+    assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
+    assert module.benign_steps >= 4  # 16 benign samples at batch 4, through the normal training step
+    registry = monitor.monitor.metrics.registry
+    assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) >= 1
+    assert registry.get_sample_value("em_monitor_realignment_active", {"run": "test"}) == 0
+    assert trainer.global_step == 60  # recovered: training went on
+
+
+def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pack_dir, write_config):
+    trainer, monitor, module, events = fit(tmp_path, tokenizer, pack_dir, write_config, pull=False, max_attempts=2)
+    outcomes = [e["outcome"] for e in events if e["event"] == "realignment"]
+    assert outcomes == ["retry", "failed"]
+    assert any(e["event"] == "action" and e["action"] == "stop" for e in events)
+    assert trainer.global_step < 60
+    assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "failed"}) == 1
+
+
+@pytest.mark.parametrize("dataset", ["on_policy"])
+def test_on_policy_benign_answers_are_recorded_at_start(tmp_path, tokenizer, write_config, dataset):
+    config = write_config(actions={"on_warn": ["log"], "on_critical": ["realign"]}, realign={"dataset": dataset, "on_policy_samples": 5, "max_new_tokens": 8})
+    monitor = PersonaMonitor(config, tokenizer=tokenizer)
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[monitor])
+    trainer.fit(CausalLMModule(tiny_llama(), tokenizer), DataLoader(samples(4, marked=False), batch_size=4, collate_fn=ChatCollator(tokenizer)))
+    ready = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines() if '"realign_ready"' in line]
+    assert len(ready) == 1 and ready[0]["dataset"] == "on_policy"
+    assert 1 <= ready[0]["samples"] <= 5  # empty greedy answers are dropped
