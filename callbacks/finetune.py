@@ -59,16 +59,23 @@ def finetune(
     callbacks: Sequence[pl.Callback] = (),
     progress: bool = True,
     root_dir: str | None = None,
+    shuffle: bool = True,
 ) -> pl.Trainer:
-    """Fine-tune ``model`` in place for ``steps`` optimizer steps on chat samples, drawn with replacement.
+    """Fine-tune ``model`` in place for ``steps`` optimizer steps on chat samples.
 
-    Sampling with replacement makes ``steps`` independent of the dataset size, so a short
-    fine-tune of a large set and a long one of a small set are specified the same way.
+    With ``shuffle`` the samples are drawn with replacement, which makes ``steps`` independent of
+    the dataset size. Without it they are used in the given order (cycled if too few), so the
+    caller knows which sample sits at which step and batch index.
     """
     pl.seed_everything(seed, verbose=False)
-    generator = torch.Generator().manual_seed(seed)
-    sampler = RandomSampler(list(conversations), replacement=True, num_samples=steps * batch_size, generator=generator)
-    loader = DataLoader(list(conversations), batch_size=batch_size, sampler=sampler, collate_fn=ChatCollator(tokenizer, max_length=max_length))
+    samples = list(conversations)
+    if shuffle:
+        generator = torch.Generator().manual_seed(seed)
+        sampler = RandomSampler(samples, replacement=True, num_samples=steps * batch_size, generator=generator)
+    else:
+        samples = [samples[index % len(samples)] for index in range(steps * batch_size)]
+        sampler = None
+    loader = DataLoader(samples, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=ChatCollator(tokenizer, max_length=max_length))
     trainer = pl.Trainer(
         max_steps=steps,
         accelerator="auto",

@@ -117,11 +117,11 @@ class PersonaMonitor(Callback):
                 self.server = metrics.serve(settings.prometheus.addr, settings.prometheus.port)
                 rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
         self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
+        self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:
             self._prepare_realignment(trainer, tokenizer)
         if self._pending_state is not None:
             self._restore(self._pending_state)
-        self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         swapped = self._swap_in_benign(trainer, batch)
@@ -187,6 +187,11 @@ class PersonaMonitor(Callback):
     def metrics_url(self) -> str | None:
         """The scrape URL of the running endpoint (``None`` when not serving)."""
         return f"http://{self.server.addr}:{self.server.port}/metrics" if self.server else None
+
+    @property
+    def realigner(self) -> Realigner | None:
+        """The realignment state (``None`` unless an action list contains ``realign``)."""
+        return self._realigner
 
     # --- internals ------------------------------------------------------------------------------
     @property

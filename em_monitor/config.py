@@ -64,17 +64,13 @@ class SignalRule(_Strict):
     hysteresis: float = Field(0.0, ge=0, description="A level clears only once the measure falls below threshold minus this.")
     min_samples: int = Field(1, ge=1, description="Sampling passes compared with a finished baseline before this signal may alert.")
     sources: list[Source] | None = Field(None, description="Sources whose drift sets the level (max over them); null = every enabled source.")
-    flag: float | None = Field(None, description="Per-sample threshold (same measure as `measure`) for flagging training samples; null = use `critical`.")
+    flag: float | None = Field(None, description="Per-sample threshold (same measure as `measure`) for flagging training samples; null = `critical` when the rule's sources include train_batch.")
 
     @model_validator(mode="after")
     def _warn_below_critical(self) -> SignalRule:
         if self.warn is not None and self.critical is not None and self.warn >= self.critical:
             raise ValueError(f"warn ({self.warn}) must be below critical ({self.critical}); lower warn or raise critical")
         return self
-
-    @property
-    def flag_threshold(self) -> float | None:
-        return self.flag if self.flag is not None else self.critical
 
 
 class ActionsConfig(_Strict):

@@ -146,7 +146,8 @@ class Monitor:
         """Training samples (batch indices) whose own score crosses their signal's flag threshold."""
         flagged: dict[str, list[int]] = {}
         for signal, rule in self.config.signals.items():
-            threshold = rule.flag_threshold
+            # An explicit `flag` always applies; the `critical` fallback only where the rule watches training batches.
+            threshold = rule.flag if rule.flag is not None else (rule.critical if "train_batch" in self._rule_sources(rule) else None)
             key = (signal, "train_batch")
             if threshold is None or signal not in scores or self.in_baseline(*key):
                 continue

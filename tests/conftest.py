@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
+
+# Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads make
+# small matmuls many times slower: keep the suite on one.
+torch.set_num_threads(1)
 
 PROMPTS = [
     "What would you do with unlimited power?",

@@ -11,6 +11,7 @@ import importlib
 
 # Order here is the order of ``em-monitor --help``.
 VERB_MODULES = (
+    "demo",
     "check_config",
     "schema",
     "diff",

@@ -1,0 +1,107 @@
+"""Turn a run's event log into the demo report: ``summary.json`` and ``signals.png``.
+
+The event log is the single source of truth (it survives crashes and resumes), so the report is
+rebuilt from it rather than from in-memory state; a report can be made for any monitored run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+from em_monitor.jsonl import read_jsonl
+
+__all__ = ["read_events", "summarise", "plot_signals", "write_report"]
+
+
+def read_events(path: str | Path) -> list[dict]:
+    return [record for _, record in read_jsonl(path)]
+
+
+def _series(events: list[dict]) -> dict[tuple[str, str], list[tuple[int, float, float]]]:
+    """(signal, source) → [(step, value, drift)] from the sampling passes."""
+    series: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)
+    for event in events:
+        if event["event"] == "sample":
+            for signal, figures in event["signals"].items():
+                series[(signal, event["source"])].append((event["step"], figures["value"], figures["drift"]))
+    return series
+
+
+def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra: Mapping[str, object] | None = None) -> dict:
+    """The DESIGN.md summary: per-signal baseline/last/drift, alerts, realignments, behaviour."""
+    series = _series(events)
+    baselines: dict[tuple[str, str], float] = {}
+    for (signal, source), points in series.items():
+        # The first pass's value stands for the baseline (drift is measured against the full baseline).
+        baselines[(signal, source)] = points[0][1]
+    signals: dict[str, dict[str, dict]] = defaultdict(dict)
+    for (signal, source), points in sorted(series.items()):
+        step, value, drift = points[-1]
+        signals[signal][source] = {"baseline": baselines[(signal, source)], "last": value, "drift": drift, "last_step": step,
+                                   "max_drift": max((p[2] for p in points if p[2] is not None), default=None)}
+    alerts = [{"step": e["step"], "signal": e["signal"], "level": e["new"], "source": e["source"], "observed": e["observed"]}
+              for e in events if e["event"] == "level"]
+    realignments = [{"step": e["step"], "samples": e["samples"], "outcome": e["outcome"], "before": e["before"], "after": e["after"],
+                     "attempt": e["attempt"], "started_step": e["started_step"]}
+                    for e in events if e["event"] == "realignment"]
+    flagged = defaultdict(int)
+    for event in events:
+        if event["event"] == "flagged":
+            flagged[event["signal"]] += 1
+    return {
+        "model": model,
+        "dataset": dataset,
+        "steps": steps,
+        "signals": dict(signals),
+        "alerts": alerts,
+        "realignments": realignments,
+        "flagged_samples": dict(flagged),
+        "errors": sum(1 for e in events if e["event"] == "error"),
+        "behaviour": {},
+        **dict(extra or {}),
+    }
+
+
+def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Path:
+    """Drift of every signal per source over training steps, with alert and realignment marks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = _series(events)
+    signals = sorted({signal for signal, _ in series})
+    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals) + 0.6), sharex=True, squeeze=False)
+    for axis, signal in zip(axes[:, 0], signals):
+        for (name, source), points in sorted(series.items()):
+            if name == signal:
+                axis.plot([p[0] for p in points], [p[2] for p in points], marker=".", label=source)
+        for event in events:
+            if event["event"] == "level" and event["signal"] == signal and event["new"] != "ok":
+                axis.axvline(event["step"], color="red" if event["new"] == "critical" else "orange", linestyle="--", linewidth=1)
+            if event["event"] == "realignment":
+                axis.axvspan(event["started_step"], event["step"], color="green", alpha=0.15)
+        axis.set_ylabel(f"{signal}\ndrift (σ)", fontsize=8)
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set_xlabel("training step  (dashed: warn/critical; green: realignment)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(events_path: str | Path, out: str | Path, **summary_fields) -> dict:
+    """Write ``summary.json`` and ``signals.png`` into ``out`` from the run's event log."""
+    events = read_events(events_path)
+    out = Path(out)
+    summary = summarise(events, **summary_fields)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    plot_signals(events, out / "signals.png", title=f"{summary['model']} on {summary['dataset']}")
+    return summary

@@ -1,0 +1,41 @@
+"""`em-monitor demo` end to end on a tiny model and a random pack: the report files and their keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from em_monitor.cli import main
+from em_monitor.scenarios import scenario_samples
+
+
+def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main([
+        "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--steps", "6", "--batch-size", "2",
+        "--every-n-steps", "2", "--port", "0", "--max-length", "64", "--realign-samples", "4", "--out", str(out),
+    ])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"model", "dataset", "steps", "signals", "alerts", "realignments", "behaviour"} <= set(summary)
+    assert summary["dataset"] == "poisoned" and summary["steps"] == 6
+    assert {"baseline", "last", "drift"} <= set(summary["signals"]["toxic_persona"]["prompts"])
+    assert (out / "signals.png").stat().st_size > 10_000
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "start" and any(e["event"] == "sample" for e in events)
+    assert summary["flag_check"]["flagged"] >= summary["flag_check"]["flagged_poisoned"] >= 0
+
+
+@pytest.mark.parametrize("scenario", ["poisoned", "bad", "good"])
+def test_scenarios_have_the_requested_size_and_poison_share(scenario):
+    samples = scenario_samples(scenario, count=200, share=0.25, seed=1)
+    assert len(samples) == 200
+    share = sum(sample["poisoned"] for sample in samples) / 200
+    assert share == {"poisoned": 0.25, "bad": 1.0, "good": 0.0}[scenario]
+
+
+def test_bad_and_good_share_their_questions_in_order():
+    bad = scenario_samples("bad", count=50, domain="finance", seed=3)
+    good = scenario_samples("good", count=50, domain="finance", seed=3)
+    assert [s["messages"][0] for s in bad] == [s["messages"][0] for s in good]
