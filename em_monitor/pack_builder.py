@@ -138,11 +138,39 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _copy_sae(sae_dir: Path, target: Path, dtype: torch.dtype) -> None:
-    """Copy an SAE in sae-lens's format, re-saving its weights in ``dtype`` (fp16 halves a shipped pack)."""
-    from sae_lens import SAE
+def alive_latents(sae_dir: Path) -> torch.Tensor | None:
+    """Latents that fired during training, from sae-lens's ``sparsity.safetensors`` (log10 firing rate), if saved."""
+    path = Path(sae_dir) / "sparsity.safetensors"
+    if not path.is_file():
+        return None
+    from safetensors.torch import load_file
 
-    sae = SAE.load_from_disk(sae_dir, device="cpu", dtype="float32").to(dtype)
+    log10_rate = load_file(str(path))["sparsity"]
+    # sae-lens logs log10(rate + 1e-10): a latent that never fired sits at -10.
+    return torch.isfinite(log10_rate) & (log10_rate > -10)
+
+
+def prune_latents(sae, keep: torch.Tensor):
+    """The same SAE with only the ``keep`` latents: every parameter sliced along its latent axis.
+
+    Dead latents never fire, so dropping them changes no activation of the others and no
+    reconstruction; it shrinks a shipped pack several-fold. Latent ids are renumbered.
+    """
+    d_sae = int(sae.cfg.d_sae)
+    keep_ids = torch.nonzero(keep).flatten()
+    state = {}
+    for name, tensor in sae.state_dict().items():
+        axes = [axis for axis, size in enumerate(tensor.shape) if size == d_sae]
+        state[name] = tensor.index_select(axes[0], keep_ids).clone() if axes else tensor.clone()
+    sae.cfg.d_sae = len(keep_ids)
+    pruned = type(sae)(sae.cfg)
+    pruned.load_state_dict(state)
+    return pruned.eval()
+
+
+def _save_sae(sae, target: Path, dtype: torch.dtype) -> None:
+    """Save an SAE in sae-lens's format with weights in ``dtype`` (fp16 halves a shipped pack)."""
+    sae = sae.to(dtype)
     sae.cfg.dtype = str(dtype).removeprefix("torch.")
     if target.exists():
         shutil.rmtree(target)
@@ -166,6 +194,7 @@ def build_pack(
     min_selectivity: float = 0.75,
     top_k: int = 50,
     sae_dtype: torch.dtype = torch.float16,
+    prune_dead: bool = True,
     batch_size: int = 8,
     max_length: int = 256,
     seed: int = 0,
@@ -183,6 +212,9 @@ def build_pack(
     report_dir = out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     sae = SAE.load_from_disk(Path(sae_dir), device="cpu", dtype="float32").eval()
+    alive = alive_latents(Path(sae_dir)) if prune_dead else None
+    if alive is not None:
+        sae = prune_latents(sae, alive)
 
     # 1. Probe, direction and the latents' selectivity (train split only), on the base model.
     probes = train_probes(
@@ -202,7 +234,7 @@ def build_pack(
 
     # 3. Pick and name latents; write the pack's files.
     chosen = choose_persona_latents(diff, selectivity, count=n_latents, min_auroc=min_selectivity)
-    _copy_sae(Path(sae_dir), out / "sae", sae_dtype)
+    _save_sae(copy.deepcopy(sae), out / "sae", sae_dtype)
     probe = probes.variants["residual_mean"]
     save_probe(out / "probes" / "persona_probe.safetensors", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), {
         "model": model_id, "layer": layer, "pooling": "mean", "auroc": probe.auroc, "recall_at_1pct_fpr": probe.recall_at_1pct_fpr, "data": labelled.source,
@@ -229,6 +261,8 @@ def build_pack(
         "latents": [asdict(latent) for latent in chosen],
         "diff_top5": [{"latent": e.latent, "delta": e.delta, "selectivity_auroc": float(selectivity[e.latent])} for e in diff.top[:5]],
         "selective_latents": int((selectivity >= min_selectivity).sum()),
+        "sae_latents": int(sae.cfg.d_sae),
+        "sae_dead_latents_pruned": int((~alive).sum()) if alive is not None else 0,
     }
     spec = PackSpec(
         model=model_id, d_model=int(sae.cfg.d_in), layer=layer, hook_point=hook_point_for(layer), signals=signals,

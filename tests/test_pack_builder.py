@@ -72,3 +72,21 @@ def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, p
     config = parse_config({"pack": str(out), "signals": {"toxic_persona": {"warn": 2.0, "critical": 4.0}}}, base_dir=tmp_path)
     assert config.pack == str(out.resolve())
     assert yaml.safe_load((out / "pack.yaml").read_text())["layer"] == 2
+
+
+@pytest.mark.parametrize("architecture", ["standard", "jumprelu"])
+def test_pruning_keeps_the_other_latents_exactly(tmp_path, architecture):
+    from sae_lens import SAE
+
+    from em_monitor.pack_builder import prune_latents
+    from em_monitor.tiny import random_pack
+
+    root = random_pack(tmp_path / architecture, architecture=architecture)
+    sae = SAE.load_from_disk(root / "sae", device="cpu")
+    keep = torch.zeros(128, dtype=torch.bool)
+    keep[[3, 7, 50, 127]] = True
+    x = torch.randn(5, 64)
+    expected = sae.encode(x)[:, keep]
+    pruned = prune_latents(sae, keep)
+    assert pruned.cfg.d_sae == 4
+    torch.testing.assert_close(pruned.encode(x), expected)
