@@ -17,6 +17,16 @@ def _run_check(path, capsys):
     return code, captured.out + captured.err
 
 
+def test_shipped_example_config_is_valid(capsys):
+    """`examples/monitor.yaml` (every key commented) checks out against the shipped SmolLM2 pack."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "monitor.yaml"
+    code, output = _run_check(example, capsys)
+    assert code == 0, output
+    assert "ok" in output and "SmolLM2" in output
+
+
 def test_valid_config_passes(write_config, capsys):
     code, output = _run_check(write_config(signals={"toxic_persona": {"warn": 2, "critical": 4}}), capsys)
     assert code == 0, output
@@ -36,6 +46,8 @@ def test_valid_config_passes(write_config, capsys):
         ({"actions": {"on_critical": ["explode"]}}, "actions.on_critical.0", "allowed values"),
         ({"prometheus": {"port": 70000}}, "prometheus.port", "too large"),
         ({"prompts": "builtin:nope"}, "prompts", "unknown built-in set"),
+        ({"realign": {"dataset": "missing.jsonl"}}, "realign.dataset", "does not exist"),
+        ({"realign": {"fallback": ["realign"]}}, "realign.fallback.0", "allowed values"),
     ],
 )
 def test_bad_config_names_the_field(write_config, capsys, overrides, field, hint):
