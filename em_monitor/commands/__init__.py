@@ -14,6 +14,7 @@ VERB_MODULES = (
     "demo",
     "check_config",
     "schema",
+    "build_sae",
     "diff",
     "train_probe",
     "audit",
