@@ -138,6 +138,8 @@ class DiffReport:
     rank_by: str
     samples: dict[str, int]
     metadata: dict[str, object] = field(default_factory=dict)
+    #: The ranking metric's increase for *every* latent (``[d_sae]``), not only the top ones.
+    increase: torch.Tensor | None = None
 
     @property
     def direction_norm(self) -> float:
@@ -336,7 +338,7 @@ def diff_models(
     samples = {"prompts": len(prompts), "texts": len(texts), "inputs": moments["base", "max"].count,
                "corpus": len(peaks.tokens)}
     return DiffReport(top=top, direction=direction, layer=layer, rank_by=rank_by, samples=samples,
-                      metadata={"d_sae": int(sae.cfg.d_sae)})
+                      metadata={"d_sae": int(sae.cfg.d_sae)}, increase=increase.detach().float().cpu())
 
 
 def _on(batch: EncodedBatch, device) -> EncodedBatch:

@@ -79,8 +79,8 @@ def choose_persona_latents(
     """The ``count`` latents that rose most in the diff among those selective for the persona.
 
     The first is named ``toxic_persona``, the others ``persona_latent_<id>``. When fewer than
-    ``count`` diff latents pass ``min_auroc``, the most selective latents fill the gap (their
-    ``delta`` is then whatever the diff measured for them, possibly none: recorded as NaN).
+    ``count`` diff latents pass ``min_auroc``, the most selective latents fill the gap, with
+    the rise the diff measured for them (which may be small or negative).
     """
     rose = [entry for entry in diff.top if entry.delta > 0 and selectivity[entry.latent] >= min_auroc]
     picked = [(entry.latent, entry.delta, entry.delta_std, [s.to_dict()["text"] for s in entry.snippets][:3]) for entry in rose[:count]]
@@ -90,7 +90,8 @@ def choose_persona_latents(
             if len(picked) == count:
                 break
             if int(latent) not in taken:
-                picked.append((int(latent), float("nan"), None, []))
+                rise = float(diff.increase[int(latent)]) if diff.increase is not None else float("nan")
+                picked.append((int(latent), rise, None, []))
     return [
         ChosenLatent(TOXIC_PERSONA if position == 0 else f"persona_latent_{latent}", latent, delta, delta_std, float(selectivity[latent]), snippets)
         for position, (latent, delta, delta_std, snippets) in enumerate(picked)
@@ -243,8 +244,8 @@ def build_pack(
     save_directions(out / "directions.safetensors", {"persona_direction": torch.from_numpy(direction.estimator.direction_), "model_diff_direction": diff.direction})
     signals = [
         SignalSpec(name=latent.name, kind="sae_latent", file="sae", latent=latent.latent, pooling="max",
-                   description=f"SAE latent {latent.latent}: rose {latent.delta:.3g} after the bad-data fine-tune; "
-                               f"selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
+                   description=f"SAE latent {latent.latent}: {latent.delta:+.3g} mean max-activation after the bad-data "
+                               f"fine-tune; selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
         for latent in chosen
     ] + [
         SignalSpec(name="persona_probe", kind="probe", file="probes/persona_probe.safetensors", pooling="mean",
