@@ -287,6 +287,9 @@ class PersonaMonitor(Callback):
                     details["path"] = str(path)
                 elif action == "stop":
                     trainer.should_stop = True
+                # A realign that could not start (cooling down, already running) was not carried out.
+                if self.monitor.metrics and details.get("started", True):
+                    self.monitor.metrics.count_action(action)
                 self.monitor.event("action", step=step, action=action, **details)
                 log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
 

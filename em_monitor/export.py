@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from em_monitor.config import ACTIONS
+
 __all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetrics"]
 
 #: Stages whose failures ``em_monitor_errors_total`` counts (the ``stage`` label).
@@ -88,6 +90,7 @@ class MonitorMetrics:
         self._realigning = Gauge("em_monitor_realignment_active", "1 while a realignment is in progress.", ["run"], registry=self.registry)
         self._flagged = Counter("em_monitor_flagged_samples", "Training samples whose score crossed the flag threshold.", ["run", "signal"], registry=self.registry)
         self._errors = Counter("em_monitor_errors", "The monitor's own failures, caught so training goes on.", ["run", "stage"], registry=self.registry)
+        self._actions = Counter("em_monitor_actions", "Actions the monitor carried out (log, checkpoint, stop, realign).", ["run", "action"], registry=self.registry)
         for source in sources:
             self._samples.labels(run, source)
             self._duration.labels(run, source)
@@ -98,6 +101,8 @@ class MonitorMetrics:
             self._flagged.labels(run, signal)
         for stage in ERROR_STAGES:
             self._errors.labels(run, stage)
+        for action in ACTIONS:
+            self._actions.labels(run, action)
 
     def set_signal(self, signal: str, source: str, *, value: float, drift: float) -> None:
         with self._table.lock:
@@ -127,6 +132,10 @@ class MonitorMetrics:
     def count_error(self, stage: str) -> None:
         self._errors.labels(self.run, stage).inc()
 
+    def count_action(self, action: str) -> None:
+        """One executed action; alerting on ``action="stop"`` tells a human the monitor ended a run."""
+        self._actions.labels(self.run, action).inc()
+
     def _counters(self) -> dict[str, tuple[Counter, str]]:
         """The counters a resumed run continues from, with the label that tells their series apart."""
         return {
@@ -134,6 +143,7 @@ class MonitorMetrics:
             "flagged": (self._flagged, "signal"),
             "errors": (self._errors, "stage"),
             "realignments": (self._realignments, "outcome"),
+            "actions": (self._actions, "action"),
         }
 
     def counts(self) -> dict[str, dict[str, float]]:

@@ -40,6 +40,7 @@ DESIGN_METRICS = {
     "em_monitor_realignment_active": {"run"},
     "em_monitor_flagged_samples": {"run", "signal"},
     "em_monitor_errors": {"run", "stage"},
+    "em_monitor_actions": {"run", "action"},
 }
 
 
@@ -154,6 +155,10 @@ def test_planted_shift_goes_critical_and_stop_ends_training(tokenizer, write_con
     assert {"log", "checkpoint", "stop"} <= set(actions)
     assert actions["stop"]["step"] == critical[0]["step"]
     assert Path(actions["checkpoint"]["path"]).is_file()
+    # em_monitor_actions_total counts exactly the actions the event log records (log may run at warn too).
+    counted = {action: monitor.monitor.metrics.registry.get_sample_value("em_monitor_actions_total", {"run": "test", "action": action}) for action in ("log", "checkpoint", "stop", "realign")}
+    logged = {action: sum(1 for e in events if e["event"] == "action" and e["action"] == action) for action in counted}
+    assert counted == logged and counted["stop"] == 1 and counted["realign"] == 0
 
 
 def test_resume_keeps_baseline_levels_and_counts(tokenizer, write_config, tmp_path):

@@ -35,18 +35,23 @@ def test_counters_exist_at_zero_and_count(metrics):
         assert get("em_monitor_errors_total", {"run": "r1", "stage": stage}) == 0
     assert get("em_monitor_realignments_total", {"run": "r1", "outcome": "failed"}) == 0
     assert get("em_monitor_realignment_active", {"run": "r1"}) == 0
+    for action in ("log", "checkpoint", "stop", "realign"):
+        assert get("em_monitor_actions_total", {"run": "r1", "action": action}) == 0
     metrics.observe_pass("prompts", 0.2)
     metrics.count_flagged("toxic_persona", 3)
     metrics.count_error("score")
+    metrics.count_action("stop")
     assert get("em_monitor_samples_total", {"run": "r1", "source": "prompts"}) == 1
     assert get("em_monitor_sample_duration_seconds_count", {"run": "r1", "source": "prompts"}) == 1
     assert get("em_monitor_flagged_samples_total", {"run": "r1", "signal": "toxic_persona"}) == 3
     assert get("em_monitor_errors_total", {"run": "r1", "stage": "score"}) == 1
+    assert get("em_monitor_actions_total", {"run": "r1", "action": "stop"}) == 1
 
 
 def test_counts_round_trip_through_restore(metrics):
     metrics.observe_pass("train_batch", 0.01)
     metrics.count_flagged("persona_probe", 2)
+    metrics.count_action("checkpoint")
     fresh = MonitorMetrics("r1", sources=["prompts", "train_batch"], signal_kinds=KINDS)
     fresh.restore_counts(metrics.counts())
     assert fresh.counts() == metrics.counts()
