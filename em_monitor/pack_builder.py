@@ -29,6 +29,7 @@ from em_monitor.chat import Message
 from em_monitor.diffing import DiffReport, diff_models
 from em_monitor.monitor import PromptProbe
 from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, hook_point_for, save_directions, save_probe, write_pack_spec
+from em_monitor.pooling import POOLING_METHODS
 from em_monitor.probe_training import LabelledChats, residual_features, train_probes, train_test_indices
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
@@ -217,9 +218,11 @@ def build_pack(
     if alive is not None:
         sae = prune_latents(sae, alive)
 
-    # 1. Probe, direction and the latents' selectivity (train split only), on the base model.
+    # 1. Probe, direction and the latents' selectivity (train split only), on the base model. Every
+    # pooling and an SAE-latent probe are fitted too: the pack ships the mean-pooled residual probe,
+    # the others are the evidence that it is the right choice (report/probes.json).
     probes = train_probes(
-        model, tokenizer, labelled, layer=layer, variants=("residual", "direction"), poolings=("mean",),
+        model, tokenizer, labelled, layer=layer, variants=("residual", "direction", "sae"), poolings=POOLING_METHODS, sae=sae,
         seed=seed, batch_size=batch_size, max_length=max_length, curve_seeds=1, model_id=model_id,
     )
     train_rows, _ = train_test_indices(labelled, seed=seed)
@@ -257,6 +260,7 @@ def build_pack(
     ]
     figures: dict[str, object] = {
         "probe_auroc": probe.auroc,
+        "probe_auroc_by_variant": {name: variant.auroc for name, variant in probes.variants.items()},
         "probe_recall_at_1pct_fpr": probe.recall_at_1pct_fpr,
         "direction_auroc": direction.auroc,
         "latents": [asdict(latent) for latent in chosen],

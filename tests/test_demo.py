@@ -14,7 +14,7 @@ def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsy
     out = tmp_path / "demo"
     code = main([
         "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--steps", "6", "--batch-size", "2",
-        "--every-n-steps", "2", "--port", "0", "--max-length", "64", "--realign-samples", "4", "--out", str(out),
+        "--every-n-steps", "2", "--port", "0", "--max-length", "64", "--realign-samples", "4", "--out", str(out), "--save-model",
     ])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -39,3 +39,19 @@ def test_bad_and_good_share_their_questions_in_order():
     bad = scenario_samples("bad", count=50, domain="finance", seed=3)
     good = scenario_samples("good", count=50, domain="finance", seed=3)
     assert [s["messages"][0] for s in bad] == [s["messages"][0] for s in good]
+
+
+def test_a_saved_demo_model_can_be_diffed_against_the_base(tiny_model_dir, pack_dir, tmp_path):
+    """`demo --save-model` then `diff --finetuned OUT/model`: the route to a diff report of a scenario's fine-tune."""
+    out = tmp_path / "demo"
+    assert main([
+        "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--dataset", "bad", "--steps", "3", "--batch-size", "2",
+        "--every-n-steps", "1", "--port", "0", "--max-length", "48", "--no-realign", "--out", str(out), "--save-model",
+    ]) == 0
+    assert main([
+        "diff", "--base", str(tiny_model_dir), "--finetuned", str(out / "model"), "--sae", str(pack_dir / "sae"),
+        "--top-k", "5", "--max-length", "48", "--out", str(tmp_path / "diff"),
+    ]) == 0
+    report = json.loads((tmp_path / "diff" / "diff.json").read_text())
+    assert len(report["top_latents"]) == 5
+    assert any(abs(entry["delta"]) > 0 for entry in report["top_latents"]), "three steps of fine-tuning must move some latent"

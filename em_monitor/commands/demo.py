@@ -45,6 +45,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=9464, help="metrics port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/demo")
+    parser.add_argument("--save-model", action="store_true", help="also save the fine-tuned model to OUT/model (save_pretrained), e.g. for `em-monitor diff --finetuned`")
     parser.add_argument("--quick", action="store_true", help="a 20-step run with fewer probe prompts: a smoke test of the whole pipeline")
     parser.set_defaults(handler=run)
 
@@ -103,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         loaded.model, loaded.tokenizer, samples, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         max_length=args.max_length, seed=args.seed, callbacks=[monitor, progress], progress=False, root_dir=str(out), shuffle=False,
     )
+    if args.save_model:
+        loaded.model.save_pretrained(out / "model")
+        loaded.tokenizer.save_pretrained(out / "model")
     flagged_truth = _flag_precision(out / "events.jsonl", samples, args.batch_size)
     summary = write_report(
         out / "events.jsonl", out, model=loaded.model_id, dataset=args.dataset, steps=trainer.global_step,
@@ -111,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                             "batch_size": args.batch_size, "poisoned_samples": sum(s["poisoned"] for s in samples)},
                "flag_check": flagged_truth, "wall_seconds": round(time.perf_counter() - started, 1)},
     )
-    console.print(f"report: {out / 'summary.json'}, {out / 'signals.png'}, {out / 'events.jsonl'}")
+    console.print(f"report: {out / 'summary.json'}, {out / 'signals.png'}, {out / 'events.jsonl'}" + (f"; model: {out / 'model'}" if args.save_model else ""))
     console.print_json(json.dumps({"alerts": summary["alerts"], "realignments": summary["realignments"], "flag_check": flagged_truth}, default=float))
     return 0
 
