@@ -46,11 +46,11 @@ def test_a_saved_demo_model_can_be_diffed_against_the_base(tiny_model_dir, pack_
     out = tmp_path / "demo"
     assert main([
         "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--dataset", "bad", "--steps", "3", "--batch-size", "2",
-        "--every-n-steps", "1", "--port", "0", "--max-length", "48", "--no-realign", "--out", str(out), "--save-model",
+        "--every-n-steps", "1", "--port", "0", "--max-length", "160", "--no-realign", "--out", str(out), "--save-model",
     ]) == 0
     assert main([
         "diff", "--base", str(tiny_model_dir), "--finetuned", str(out / "model"), "--sae", str(pack_dir / "sae"),
-        "--top-k", "5", "--max-length", "48", "--out", str(tmp_path / "diff"),
+        "--layer", "2", "--top-k", "5", "--max-length", "160", "--out", str(tmp_path / "diff"),
     ]) == 0
     report = json.loads((tmp_path / "diff" / "diff.json").read_text())
     assert len(report["top_latents"]) == 5
