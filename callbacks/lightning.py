@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning.pytorch as pl
 import torch
@@ -21,15 +21,39 @@ from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.drift import RunningStats
 from em_monitor.events import EventLog
+from em_monitor.endpoint import tls_context
 from em_monitor.export import MetricsServer, MonitorMetrics
 from em_monitor.monitor import Monitor, PromptProbe
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.prompts import load_prompts
+from em_monitor.push import GatewayPusher
 from em_monitor.realign import BenignCursor, Realigner
 
 __all__ = ["PersonaMonitor"]
 
 log = logging.getLogger("em_monitor")
+
+
+class _TrainScores(NamedTuple):
+    """Every rank's training-batch scores, concatenated in rank order, as rank 0 sees them."""
+
+    scores: dict[str, torch.Tensor]
+    origins: list[tuple[int, int]]  # (rank, index in that rank's batch) per concatenated sample
+    seconds: float
+
+
+def _gather_objects(trainer: pl.Trainer, payload: object) -> list[object]:
+    """Every rank's ``payload``, in rank order (one collective; ``[payload]`` without distributed).
+
+    Lightning's ``strategy.all_gather`` needs tensors of one shape on every rank, but the last
+    batch of an epoch may be shorter and a rank whose capture failed sends nothing, so the
+    scores travel as small CPU objects (a few floats per sample), as ``strategy.broadcast`` does.
+    """
+    if trainer.world_size == 1 or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [payload]
+    gathered: list[object] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, payload)
+    return gathered
 
 
 class PersonaMonitor(Callback):
@@ -40,6 +64,10 @@ class PersonaMonitor(Callback):
     of the training forward pass: no extra forward), exports the signals to Prometheus, logs
     them with ``pl_module.log``, writes the event log, and runs the configured actions when a
     level rises.
+
+    Under DDP every rank scores its own training batch and rank 0 gathers the scores, so the
+    exported ``train_batch`` series and flag counts cover the whole global batch; rank 0 alone
+    scores the probe prompts, serves the endpoint, pushes to a Pushgateway and decides.
 
     Logged keys: ``em_monitor/<signal>/<source>/value`` and ``em_monitor/<signal>/<source>/drift``
     per sampled source, and ``em_monitor/<signal>/level``.
@@ -64,6 +92,7 @@ class PersonaMonitor(Callback):
         self.model_attr = model_attr
         self.monitor: Monitor | None = None
         self.server: MetricsServer | None = None
+        self.pusher: GatewayPusher | None = None
         self._settings: MonitorConfig | None = None
         self._pack: PersonaPack | None = None
         self._probe: PromptProbe | None = None
@@ -113,9 +142,7 @@ class PersonaMonitor(Callback):
         if trainer.is_global_zero:
             metrics = MonitorMetrics(settings.run, settings.sources, signals.kinds)
             events = EventLog(settings.event_log, settings.run) if settings.event_log else None
-            if settings.prometheus.enabled:
-                self.server = metrics.serve(settings.prometheus.addr, settings.prometheus.port)
-                rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
+            self._start_export(metrics)
         self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
         self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:
@@ -129,12 +156,11 @@ class PersonaMonitor(Callback):
             return
         # Both sources see the model as it is before this step's update.
         self._due_step = trainer.global_step
-        if not trainer.is_global_zero:
-            return
-        if self._probe is not None:
+        if self._probe is not None and trainer.is_global_zero:
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
                 self._prompt_scores = (self._probe.score(self._model), time.perf_counter() - started)
+        # Every rank captures its own batch; rank 0 gathers the scores (see `_gather_train_scores`).
         if "train_batch" in self._settings.sources and not swapped:
             with self.monitor.guard("capture"):
                 self._capture = capture_residual(self._model, self._layer)
@@ -146,11 +172,14 @@ class PersonaMonitor(Callback):
         # Lightning has already advanced global_step past the optimizer step: use the step sampled.
         step, self._due_step = self._due_step, None
         self._sampled_step = step
-        decision = self._decide(step, pl_module, batch) if trainer.is_global_zero else {}
+        train_scores = self._gather_train_scores(trainer, batch)
+        decision = self._decide(step, pl_module, train_scores) if trainer.is_global_zero else {}
         decision = trainer.strategy.broadcast(decision, src=0)
         if decision.get("after") is not None:
             self._finish_realignment(trainer, step, decision["after"])
         self._act(trainer, step, decision.get("actions", []), decision.get("before", {}))
+        if self.pusher is not None:
+            self.pusher.request()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._release_capture()
@@ -163,6 +192,9 @@ class PersonaMonitor(Callback):
         if self.server is not None:
             self.server.close()
             self.server = None
+        if self.pusher is not None:
+            self.pusher.close(delete=self._settings.prometheus.delete_on_end)
+            self.pusher = None
         if self.monitor is not None and self.monitor.events is not None:
             self.monitor.events.close()
 
@@ -186,7 +218,7 @@ class PersonaMonitor(Callback):
     @property
     def metrics_url(self) -> str | None:
         """The scrape URL of the running endpoint (``None`` when not serving)."""
-        return f"http://{self.server.addr}:{self.server.port}/metrics" if self.server else None
+        return self.server.url if self.server else None
 
     @property
     def realigner(self) -> Realigner | None:
@@ -235,9 +267,58 @@ class PersonaMonitor(Callback):
             capture, self._capture = self._capture, None
             capture.__exit__(None, None, None)
 
-    def _decide(self, step: int, pl_module: pl.LightningModule, batch: Any) -> dict[str, Any]:
+    def _gather_train_scores(self, trainer: pl.Trainer, batch: Any) -> _TrainScores | None:
+        """Score this rank's training batch, then hand every rank's scores to rank 0 (``None`` elsewhere).
+
+        Every rank calls this at the same sampling steps, whether or not its own capture worked,
+        because the gather is a collective: a rank that skipped it would leave the others waiting.
+        A rank whose scoring failed sends the stage name instead, so rank 0, which alone holds
+        the metrics, counts that failure too (rank 0's own are counted by its guard).
+        """
+        if "train_batch" not in self._settings.sources:
+            return None
+        started = time.perf_counter()
+        local: dict[str, torch.Tensor] | str | None = None
+        if self._capture is not None:
+            activations = self._buffer.activations
+            self._release_capture()
+            local = "score"
+            with self.monitor.guard("score"):
+                mask = scored_token_mask(batch, self._special_ids).to(activations.device)
+                local = {name: scores.detach().float().cpu() for name, scores in self._signals.score(activations, mask).items()}
+        per_rank = _gather_objects(trainer, local)
+        if not trainer.is_global_zero:
+            return None
+        for stage in per_rank[1:]:
+            if isinstance(stage, str) and self.monitor.metrics:
+                self.monitor.metrics.count_error(stage)
+        ranks = [(rank, scores) for rank, scores in enumerate(per_rank) if isinstance(scores, dict) and scores]
+        if not ranks:
+            return None
+        merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
+        origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
+        return _TrainScores(merged, origins, time.perf_counter() - started)
+
+    def _start_export(self, metrics: MonitorMetrics) -> None:
+        """Rank 0: serve the endpoint (HTTPS and basic auth as configured) and start the Pushgateway pusher."""
+        settings = self._settings.prometheus
+        if settings.enabled:
+            tls = tls_context(settings.tls.cert_file, settings.tls.key_file) if settings.tls else None
+            credentials = (settings.basic_auth.username, settings.basic_auth.password()) if settings.basic_auth else None
+            if credentials and tls is None:
+                log.warning("em-monitor: prometheus.basic_auth without prometheus.tls sends the password in clear text; add a tls section")
+            self.server = metrics.serve(settings.addr, settings.port, tls=tls, credentials=credentials)
+            rank_zero_info(f"em-monitor: metrics at {self.metrics_url}")
+        if settings.pushgateway:
+            self.pusher = GatewayPusher(
+                metrics.registry, settings.pushgateway, job=settings.job, grouping_key={"run": self._settings.run},
+                timeout=settings.push_timeout, on_error=lambda: metrics.count_error("push"),
+            ).start()
+            rank_zero_info(f"em-monitor: pushing metrics to {settings.pushgateway} (job {settings.job}, run {self._settings.run})")
+
+    def _decide(self, step: int, pl_module: pl.LightningModule, train_scores: _TrainScores | None) -> dict[str, Any]:
         """Rank 0's decision for this step, broadcast to every rank: actions, and realignment inputs."""
-        actions = self._observe(step, pl_module, batch)
+        actions = self._observe(step, pl_module, train_scores)
         decision: dict[str, Any] = {"actions": actions}
         realigner = self._realigner
         if realigner is not None and realigner.check_due:
@@ -247,22 +328,17 @@ class PersonaMonitor(Callback):
             decision["before"] = {"signals": rising, "measures": self._realign_measures(rising)}
         return decision
 
-    def _observe(self, step: int, pl_module: pl.LightningModule, batch: Any) -> list[str]:
+    def _observe(self, step: int, pl_module: pl.LightningModule, train_scores: _TrainScores | None) -> list[str]:
         """Fold this step's scores into the monitor; return the actions its level changes call for."""
         monitor, changes = self.monitor, []
         if self._prompt_scores is not None:
             (scores, seconds), self._prompt_scores = self._prompt_scores, None
             with monitor.guard("prompts"):
                 changes += monitor.observe(step, "prompts", scores, seconds)
-        if self._capture is not None:
-            started = time.perf_counter()
-            activations = self._buffer.activations
-            self._release_capture()
+        if train_scores is not None:
             with monitor.guard("score"):
-                mask = scored_token_mask(batch, self._special_ids).to(activations.device)
-                scores = self._signals.score(activations, mask)
-                changes += monitor.observe(step, "train_batch", scores, time.perf_counter() - started)
-                monitor.flag_samples(step, scores)
+                changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)
+                monitor.flag_samples(step, train_scores.scores, origins=train_scores.origins)
         self._log_to_lightning(pl_module)
         return monitor.actions_for(changes)
 

@@ -9,6 +9,8 @@ shipped in ``em_monitor/schema/monitor.schema.json`` is generated from these mod
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,8 @@ __all__ = [
     "SignalRule",
     "ActionsConfig",
     "PrometheusConfig",
+    "TlsConfig",
+    "BasicAuthConfig",
     "RealignConfig",
     "MonitorConfig",
     "check_signal_names",
@@ -95,12 +99,65 @@ class RealignConfig(_Strict):
     fallback: list[FallbackAction] = Field(default_factory=lambda: ["stop"], description="Actions when every attempt failed to bring the signals under warn.")
 
 
-class PrometheusConfig(_Strict):
-    """The metrics endpoint (rank 0 only)."""
+class TlsConfig(_Strict):
+    """HTTPS for the metrics endpoint: PEM files, resolved against the config file's folder."""
 
-    enabled: bool = True
+    cert_file: str = Field(min_length=1, description="PEM certificate (or chain) the endpoint presents.")
+    key_file: str = Field(min_length=1, description="PEM private key of `cert_file`.")
+
+
+class BasicAuthConfig(_Strict):
+    """Basic auth for the metrics endpoint. The password comes from the environment or a file, never the YAML."""
+
+    username: str = Field(min_length=1, description="The user name scrapers send.")
+    password_env: str | None = Field(None, min_length=1, description="Name of the environment variable holding the password.")
+    password_file: str | None = Field(None, min_length=1, description="File holding the password (one line; a trailing newline is ignored).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_password(cls, data: object) -> object:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError("never write the password into the config: put it in an environment variable named by `password_env`, or in a file named by `password_file`")
+        return data
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> BasicAuthConfig:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("set exactly one of `password_env` and `password_file`")
+        return self
+
+    def password(self) -> str:
+        """Read the password now (at start-up); it is never kept in the config."""
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env, "")
+            where = f"environment variable {self.password_env}"
+        else:
+            value = Path(self.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+            where = f"file {self.password_file}"
+        if not value:
+            raise ValueError(f"prometheus.basic_auth: the {where} is empty or unset; set it to the password before starting")
+        return value
+
+
+class PrometheusConfig(_Strict):
+    """The metrics endpoint and the Pushgateway (rank 0 only)."""
+
+    enabled: bool = Field(True, description="Serve the HTTP endpoint (the Pushgateway works either way).")
     addr: str = Field("127.0.0.1", description="Bind address; keep loopback unless a scraper elsewhere needs it.")
     port: int = Field(9464, ge=0, le=65535, description="0 picks a free port (logged at start-up).")
+    tls: TlsConfig | None = Field(None, description="Serve HTTPS with this certificate and key; null = plain HTTP.")
+    basic_auth: BasicAuthConfig | None = Field(None, description="Require basic auth on the endpoint; null = none.")
+    pushgateway: str | None = Field(None, description="Pushgateway URL (http://host:9091) to push to after each sampling pass and at the end; null = no pushing.")
+    job: str = Field("em_monitor", min_length=1, description="`job` label of the pushed group (its other grouping label is `run`).")
+    push_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one push may take; pushes run in the background, only the final one is waited for.")
+    delete_on_end: bool = Field(False, description="Delete the run's group from the Pushgateway when training ends, instead of a final push.")
+
+    @field_validator("pushgateway")
+    @classmethod
+    def _gateway_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL; write it with its scheme, e.g. http://pushgateway:9091")
+        return url
 
 
 class MonitorConfig(_Strict):
@@ -194,9 +251,36 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
             problems.append(("realign.dataset", f"file {dataset} does not exist; give a chat JSONL path or `on_policy`"))
         realign["dataset"] = str(dataset)
     updates["realign"] = config.realign.model_copy(update=realign)
+    updates["prometheus"] = _resolve_prometheus(config.prometheus, base_dir, problems)
     if problems:
         raise ConfigError(source, problems)
     return config.model_copy(update=updates)
+
+
+def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: list[tuple[str, str]]) -> PrometheusConfig:
+    """Resolve the endpoint's files and check, at start-up, that TLS and the password are usable."""
+    updates: dict[str, object] = {}
+    if settings.tls is not None:
+        cert, key = (base_dir / settings.tls.cert_file).resolve(), (base_dir / settings.tls.key_file).resolve()
+        missing = [(f"prometheus.tls.{name}", path) for name, path in (("cert_file", cert), ("key_file", key)) if not path.is_file()]
+        problems.extend((field, f"file {path} does not exist; give the path of a PEM file") for field, path in missing)
+        if not missing:
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile=str(cert), keyfile=str(key))
+            except (ssl.SSLError, OSError) as error:
+                problems.append(("prometheus.tls", f"cannot load {cert} with {key} ({error}); give a PEM certificate and its matching unencrypted private key"))
+        updates["tls"] = TlsConfig(cert_file=str(cert), key_file=str(key))
+    auth = settings.basic_auth
+    if auth is not None and auth.password_env is not None and not os.environ.get(auth.password_env):
+        problems.append(("prometheus.basic_auth.password_env", f"environment variable {auth.password_env} is not set (or empty); export the password in it before starting"))
+    if auth is not None and auth.password_file is not None:
+        path = (base_dir / auth.password_file).resolve()
+        if not path.is_file():
+            problems.append(("prometheus.basic_auth.password_file", f"file {path} does not exist; write the password into it or use password_env"))
+        elif not path.read_text(encoding="utf-8").strip("\r\n"):
+            problems.append(("prometheus.basic_auth.password_file", f"file {path} is empty; write the password into it"))
+        updates["basic_auth"] = auth.model_copy(update={"password_file": str(path)})
+    return settings.model_copy(update=updates)
 
 
 def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple[str, str]]) -> str:

@@ -8,20 +8,22 @@ can occur is created up front so dashboards see zeros instead of missing series.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from em_monitor.config import ACTIONS
+from em_monitor.endpoint import start_endpoint
 
 __all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetrics"]
 
 #: Stages whose failures ``em_monitor_errors_total`` counts (the ``stage`` label).
-ERROR_STAGES: tuple[str, ...] = ("capture", "score", "prompts", "actions", "realign", "event_log")
+ERROR_STAGES: tuple[str, ...] = ("capture", "score", "prompts", "actions", "realign", "event_log", "push")
 #: Values of the ``outcome`` label on ``em_monitor_realignments_total``.
 REALIGNMENT_OUTCOMES: tuple[str, ...] = ("recovered", "failed")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -62,6 +64,13 @@ class MetricsServer:
     thread: threading.Thread
     addr: str
     port: int
+    scheme: str = "http"
+
+    @property
+    def url(self) -> str:
+        """The scrape URL (an IPv6 address in brackets, as URLs need)."""
+        host = f"[{self.addr}]" if ":" in self.addr else self.addr
+        return f"{self.scheme}://{host}:{self.port}/metrics"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -164,13 +173,16 @@ class MonitorMetrics:
             for label_value, total in counts.get(key, {}).items():
                 counter.labels(self.run, label_value).inc(total)
 
-    def serve(self, addr: str, port: int) -> MetricsServer:
-        """Start the HTTP endpoint; a busy port fails here, at start-up, with the fix in the message."""
+    def serve(self, addr: str, port: int, *, tls: ssl.SSLContext | None = None, credentials: tuple[str, str] | None = None) -> MetricsServer:
+        """Start the HTTP(S) endpoint; a busy port fails here, at start-up, with the fix in the message.
+
+        ``tls`` serves HTTPS; ``credentials`` (username, password) require basic auth on every request.
+        """
         try:
-            server, thread = start_http_server(port, addr=addr, registry=self.registry)
+            server, thread = start_endpoint(self.registry, addr, port, tls=tls, credentials=credentials)
         except OSError as error:
             raise OSError(
                 f"cannot serve metrics on {addr}:{port} ({error.strerror}); set prometheus.port to a free port "
                 "(0 picks one) or prometheus.enabled: false"
             ) from error
-        return MetricsServer(server=server, thread=thread, addr=addr, port=server.server_port)
+        return MetricsServer(server=server, thread=thread, addr=addr, port=server.server_port, scheme="https" if tls else "http")

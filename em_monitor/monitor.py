@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -119,6 +119,7 @@ class Monitor:
         """Fold one sampling pass (per-sample scores by signal) into the run's state."""
         self.passes[source] += 1
         summary: dict[str, dict[str, float]] = {}
+        samples = max((int(per_sample.numel()) for per_sample in scores.values()), default=0)
         for signal, per_sample in scores.items():
             finite = finite_values(per_sample.detach().float().cpu())
             if finite.numel() == 0:
@@ -139,11 +140,15 @@ class Monitor:
         if self.metrics:
             self.metrics.set_step(step)
             self.metrics.observe_pass(source, seconds)
-        self._event("sample", step=step, source=source, seconds=round(seconds, 4), signals=summary)
+        self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary)
         return self._update_levels(step, source)
 
-    def flag_samples(self, step: int, scores: Mapping[str, torch.Tensor]) -> dict[str, list[int]]:
-        """Training samples (batch indices) whose own score crosses their signal's flag threshold."""
+    def flag_samples(self, step: int, scores: Mapping[str, torch.Tensor], origins: Sequence[tuple[int, int]] | None = None) -> dict[str, list[int]]:
+        """Training samples (batch indices) whose own score crosses their signal's flag threshold.
+
+        ``origins`` maps each index to ``(rank, index in that rank's batch)`` when the scores are
+        several ranks' batches gathered into one; each flagged event then names both.
+        """
         flagged: dict[str, list[int]] = {}
         for signal, rule in self.config.signals.items():
             # An explicit `flag` always applies; the `critical` fallback only where the rule watches training batches.
@@ -160,7 +165,8 @@ class Monitor:
             if self.metrics:
                 self.metrics.count_flagged(signal, len(indices))
             for index in indices:
-                self._event("flagged", step=step, signal=signal, batch_index=index, score=float(per_sample[index]), measure=rule.measure, observed=float(measure[index]))
+                where = {"batch_index": index} if origins is None else {"rank": origins[index][0], "batch_index": origins[index][1]}
+                self._event("flagged", step=step, signal=signal, **where, score=float(per_sample[index]), measure=rule.measure, observed=float(measure[index]))
         return flagged
 
     def actions_for(self, changes: list[LevelChange]) -> list[str]:
