@@ -24,6 +24,7 @@ from em_monitor.events import EventLog
 from em_monitor.endpoint import tls_context
 from em_monitor.export import MetricsServer, MonitorMetrics
 from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.own_answers import AnswerPass, AnswerProbe
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.prompts import load_prompts
 from em_monitor.push import GatewayPusher
@@ -61,13 +62,15 @@ class PersonaMonitor(Callback):
 
     Every ``every_n_steps`` optimizer steps (and at every step until the baseline is complete)
     it scores the configured probe prompts and the training batch itself (from the activations
-    of the training forward pass: no extra forward), exports the signals to Prometheus, logs
+    of the training forward pass: no extra forward) and, with the ``generations`` source, every
+    ``generations.every_n_steps`` the model's own greedy answers to the probe prompts (the answers
+    of each pass go to the event log); it exports the signals to Prometheus, logs
     them with ``pl_module.log``, writes the event log, and runs the configured actions when a
     level rises.
 
     Under DDP every rank scores its own training batch and rank 0 gathers the scores, so the
     exported ``train_batch`` series and flag counts cover the whole global batch; rank 0 alone
-    scores the probe prompts, serves the endpoint, pushes to a Pushgateway and decides.
+    scores the probe prompts and generates answers, serves the endpoint, pushes to a Pushgateway and decides.
 
     Logged keys: ``em_monitor/<signal>/<source>/value`` and ``em_monitor/<signal>/<source>/drift``
     per sampled source, and ``em_monitor/<signal>/level``.
@@ -96,12 +99,14 @@ class PersonaMonitor(Callback):
         self._settings: MonitorConfig | None = None
         self._pack: PersonaPack | None = None
         self._probe: PromptProbe | None = None
+        self._answer_probe: AnswerProbe | None = None
         self._model: torch.nn.Module | None = None
         self._special_ids: list[int] = []
         self._signals = None
         self._capture = None
         self._buffer = None
         self._prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
+        self._answers: AnswerPass | None = None
         self._due_step: int | None = None
         self._sampled_step = -1
         self._pending_state: dict | None = None
@@ -131,11 +136,18 @@ class PersonaMonitor(Callback):
         pack.check_width(hidden_size(self._model))
         signals = pack.build_signals()
         tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
+        needs_tokenizer = sorted({"prompts", "generations"} & set(settings.sources))
+        if needs_tokenizer and tokenizer is None:
+            raise ValueError(f"PersonaMonitor needs the tokenizer for the {needs_tokenizer} source(s): pass tokenizer=... or set pl_module.tokenizer")
         if "prompts" in settings.sources:
-            if tokenizer is None:
-                raise ValueError("PersonaMonitor needs the tokenizer for the `prompts` source: pass tokenizer=... or set pl_module.tokenizer")
-            layer = settings.layer if settings.layer is not None else pack.layer
-            self._probe = PromptProbe(tokenizer, load_prompts(settings.prompts), layer=layer, signals=signals, batch_size=settings.batch_size, max_length=settings.max_length)
+            self._probe = PromptProbe(tokenizer, load_prompts(settings.prompts), layer=self._layer, signals=signals, batch_size=settings.batch_size, max_length=settings.max_length)
+        if "generations" in settings.sources:
+            answering = settings.generations
+            self._answer_probe = AnswerProbe(
+                tokenizer, load_prompts(answering.prompts or settings.prompts)[: answering.max_prompts], layer=self._layer, signals=signals,
+                batch_size=answering.batch_size, max_new_tokens=answering.max_new_tokens, max_length=settings.max_length,
+                time_budget_seconds=answering.time_budget_seconds,
+            )
         self._special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
         self._signals = signals
         metrics = events = None
@@ -160,6 +172,9 @@ class PersonaMonitor(Callback):
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
                 self._prompt_scores = (self._probe.score(self._model), time.perf_counter() - started)
+        if self._answer_probe is not None and trainer.is_global_zero and self._generation_due(trainer.global_step):
+            with self.monitor.guard("generations"):
+                self._answers = self._answer_probe.run(self._model)
         # Every rank captures its own batch; rank 0 gathers the scores (see `_gather_train_scores`).
         if "train_batch" in self._settings.sources and not swapped:
             with self.monitor.guard("capture"):
@@ -184,6 +199,7 @@ class PersonaMonitor(Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._release_capture()
         self._due_step = None
+        self._prompt_scores = self._answers = None
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -238,6 +254,10 @@ class PersonaMonitor(Callback):
             and trainer.global_step != self._sampled_step
             and (self.monitor.is_sampling_step(trainer.global_step) or (self._realigner is not None and self._realigner.check_due))
         )
+
+    def _generation_due(self, step: int) -> bool:
+        """Its own cadence, and every realignment check: the verdict should weigh what the model says now."""
+        return self.monitor.is_generation_step(step) or (self._realigner is not None and self._realigner.check_due)
 
     def _find_model(self, pl_module: pl.LightningModule) -> torch.nn.Module:
         if self.model_attr:
@@ -335,6 +355,10 @@ class PersonaMonitor(Callback):
             (scores, seconds), self._prompt_scores = self._prompt_scores, None
             with monitor.guard("prompts"):
                 changes += monitor.observe(step, "prompts", scores, seconds)
+        if self._answers is not None:
+            answers, self._answers = self._answers, None
+            with monitor.guard("generations"):
+                changes += monitor.observe_answers(step, answers)
         if train_scores is not None:
             with monitor.guard("score"):
                 changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)

@@ -6,7 +6,8 @@ The core (this package) has no Lightning import; the Lightning callback is
 
 from em_monitor.config import MonitorConfig, load_config
 from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.own_answers import AnswerProbe
 from em_monitor.packs import PersonaPack, load_pack
 
-__all__ = ["MonitorConfig", "Monitor", "PersonaPack", "PromptProbe", "load_config", "load_pack", "__version__"]
+__all__ = ["AnswerProbe", "MonitorConfig", "Monitor", "PersonaPack", "PromptProbe", "load_config", "load_pack", "__version__"]
 __version__ = "0.1.0"

@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 __all__ = [
     "ACTIONS",
     "SOURCES",
+    "DEFAULT_SOURCES",
     "ConfigError",
     "SignalRule",
     "ActionsConfig",
+    "GenerationsConfig",
     "PrometheusConfig",
     "TlsConfig",
     "BasicAuthConfig",
@@ -35,12 +37,14 @@ __all__ = [
 ]
 
 #: Where the monitor samples activations. Checked against this one tuple everywhere.
-SOURCES: tuple[str, ...] = ("prompts", "train_batch")
+SOURCES: tuple[str, ...] = ("prompts", "train_batch", "generations")
+#: The sources sampled when `sources` is not set: generating answers costs a decode loop, so users opt in.
+DEFAULT_SOURCES: tuple[str, ...] = ("prompts", "train_batch")
 #: What a threshold crossing can trigger.
 ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop", "realign")
 BUILTIN_PREFIX = "builtin:"
 
-Source = Literal["prompts", "train_batch"]
+Source = Literal["prompts", "train_batch", "generations"]
 Action = Literal["log", "checkpoint", "stop", "realign"]
 FallbackAction = Literal["log", "checkpoint", "stop"]
 
@@ -97,6 +101,21 @@ class RealignConfig(_Strict):
     cooldown_steps: int = Field(20, ge=0, description="Steps after a realignment ends before another may start (no flapping).")
     lr: float | None = Field(None, gt=0, description="Learning rate while realigning; null keeps the optimizer's.")
     fallback: list[FallbackAction] = Field(default_factory=lambda: ["stop"], description="Actions when every attempt failed to bring the signals under warn.")
+
+
+class GenerationsConfig(_Strict):
+    """The `generations` source: the model's own greedy answers to probe prompts, scored on the answer tokens.
+
+    Its own block because it costs a decode loop: a lower cadence, fewer prompts and a time budget
+    keep it from dominating the step time (FINDINGS: it is also where the signal is strongest).
+    """
+
+    every_n_steps: int = Field(50, ge=1, description="Generate and score answers every N optimizer steps (a multiple of the top-level every_n_steps), and at every step until the baseline is complete.")
+    prompts: str | None = Field(None, description="Prompts to answer: `builtin:eval` or a file; null = the top-level `prompts`.")
+    max_prompts: int = Field(16, ge=1, description="Answer the first N of those prompts.")
+    max_new_tokens: int = Field(32, ge=1, description="Answer length limit in tokens (greedy decoding).")
+    batch_size: int = Field(8, ge=1, description="Prompts answered per generate call.")
+    time_budget_seconds: float = Field(60.0, gt=0, description="Stop starting new batches once a pass has taken this long (counted in em_monitor_errors_total{stage=\"generations_budget\"}).")
 
 
 class TlsConfig(_Strict):
@@ -171,7 +190,8 @@ class MonitorConfig(_Strict):
     prompts: str = Field("builtin:eval", description="Probe prompts: `builtin:eval` or a file (.txt one per line, or .jsonl with `prompt`).")
     batch_size: int = Field(8, ge=1, description="Probe prompts per forward pass.")
     max_length: int = Field(128, ge=8, description="Token limit for probe prompts.")
-    sources: list[Source] = Field(default_factory=lambda: list(SOURCES), min_length=1)
+    sources: list[Source] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1, description="Where to sample: prompts, train_batch, generations (opt-in: costs a decode loop).")
+    generations: GenerationsConfig = Field(default_factory=GenerationsConfig)
     signals: dict[str, SignalRule] = Field(default_factory=dict, description="Alert rules by signal name; unlisted signals are exported but never alert.")
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     realign: RealignConfig = Field(default_factory=RealignConfig)
@@ -252,6 +272,7 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
         realign["dataset"] = str(dataset)
     updates["realign"] = config.realign.model_copy(update=realign)
     updates["prometheus"] = _resolve_prometheus(config.prometheus, base_dir, problems)
+    updates["generations"] = _resolve_generations(config, base_dir, problems)
     if problems:
         raise ConfigError(source, problems)
     return config.model_copy(update=updates)
@@ -281,6 +302,18 @@ def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: li
             problems.append(("prometheus.basic_auth.password_file", f"file {path} is empty; write the password into it"))
         updates["basic_auth"] = auth.model_copy(update={"password_file": str(path)})
     return settings.model_copy(update=updates)
+
+
+def _resolve_generations(config: MonitorConfig, base_dir: Path, problems: list[tuple[str, str]]) -> GenerationsConfig:
+    """Resolve the answered prompts; check, when the source is on, that its cadence meets sampling steps."""
+    settings = config.generations
+    if "generations" in config.sources and settings.every_n_steps % config.every_n_steps:
+        # The adapters only act at sampling steps, so any other step would silently never come.
+        below = max(config.every_n_steps, settings.every_n_steps // config.every_n_steps * config.every_n_steps)
+        problems.append(("generations.every_n_steps", f"{settings.every_n_steps} is not a multiple of every_n_steps ({config.every_n_steps}); set it to {below} or {below + config.every_n_steps}"))
+    if settings.prompts is None:
+        return settings
+    return settings.model_copy(update={"prompts": _resolve_prompts(settings.prompts, "generations.prompts", base_dir, problems)})
 
 
 def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple[str, str]]) -> str:

@@ -22,6 +22,7 @@ from em_monitor.drift import RunningStats, drift, finite_values
 from em_monitor.events import EventLog
 from em_monitor.export import MonitorMetrics
 from em_monitor.levels import Level, next_level
+from em_monitor.own_answers import AnswerPass
 from em_monitor.signals import SignalSet
 
 __all__ = ["LevelChange", "PromptProbe", "Monitor"]
@@ -111,6 +112,10 @@ class Monitor:
         """Every step until the baseline is complete, then every ``every_n_steps``."""
         return step < self.config.baseline_samples or step % self.config.every_n_steps == 0
 
+    def is_generation_step(self, step: int) -> bool:
+        """Every step until the baseline is complete (so `generations` gets its own), then every ``generations.every_n_steps``."""
+        return step < self.config.baseline_samples or step % self.config.generations.every_n_steps == 0
+
     def in_baseline(self, signal: str, source: str) -> bool:
         return (signal, source) not in self.frozen
 
@@ -136,12 +141,28 @@ class Monitor:
             if self.metrics:
                 self.metrics.set_signal(signal, source, value=value, drift=current_drift)
         if self.passes[source] >= self.config.baseline_samples:
-            self.frozen.update((signal, source) for signal in scores)
+            # A signal that has not scored a single finite sample yet (all answers empty, say) keeps collecting.
+            self.frozen.update((signal, source) for signal in scores if (signal, source) in self.baselines)
         if self.metrics:
             self.metrics.set_step(step)
             self.metrics.observe_pass(source, seconds)
         self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary)
         return self._update_levels(step, source)
+
+    def observe_answers(self, step: int, answers: AnswerPass) -> list[LevelChange]:
+        """Fold a `generations` pass in like any source, and log what the model said for a human to read."""
+        changes = self.observe(step, "generations", answers.scores, answers.seconds)
+        if answers.skipped:
+            if self.metrics:
+                self.metrics.count_error("generations_budget")
+            if "generations_budget" not in self._logged_stages:
+                self._logged_stages.add("generations_budget")
+                log.warning(
+                    "em-monitor: a generations pass ran out of generations.time_budget_seconds; %d prompts went unanswered "
+                    "(counted in em_monitor_errors_total; raise the budget or lower generations.max_prompts / max_new_tokens)", answers.skipped,
+                )
+        self._event("answers", step=step, **answers.summary())
+        return changes
 
     def flag_samples(self, step: int, scores: Mapping[str, torch.Tensor], origins: Sequence[tuple[int, int]] | None = None) -> dict[str, list[int]]:
         """Training samples (batch indices) whose own score crosses their signal's flag threshold.

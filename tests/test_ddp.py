@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 
 SCENARIOS = {
     "stop": {
+        # Rank 0 alone generates answers (generations); rank 1 must wait for it at the step's collectives, not hang.
+        "sources": ["prompts", "train_batch", "generations"],
+        "generations": {"every_n_steps": 2, "max_new_tokens": 4},
         "signals": {"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "sources": ["prompts"]}},
         "actions": {"on_warn": ["log"], "on_critical": ["log", "stop"]},
     },
@@ -66,6 +69,8 @@ def test_ddp_rank_zero_decides_and_every_rank_stops(ddp_runs):
     log = events(ddp_runs, "stop")
     assert [e["event"] for e in log].count("start") == 1, "only rank 0 writes the event log"
     assert any(e["event"] == "action" and e["action"] == "stop" for e in log)
+    answered = [e["step"] for e in log if e["event"] == "answers"]
+    assert answered[:2] == [0, 1] and answered == [e["step"] for e in log if e["event"] == "sample" and e["source"] == "prompts"], "rank 0 generated at every sampling step"
 
 
 def test_samples_on_rank_one_only_are_flagged_and_counted_by_rank_zero(ddp_runs):

@@ -1,0 +1,128 @@
+"""The ``generations`` source: the model's own greedy answers to probe prompts, scored on the answer tokens.
+
+Why: on the embedded SmolLM2 a persona direction drifts +2.3σ on the model's own answers after 20
+steps on misaligned-persona data, but +0.9σ on the prompt tokens (FINDINGS.md): what a model
+*says* shows the persona sooner than what it reads. The answers are decoded and encoded again as
+chats, exactly like training samples (``encode_chats`` puts the content mask on the final answer,
+``scored_token_mask`` drops template and special tokens), so a pack's probes and directions, built
+on answer tokens, score them on the scale they were built on.
+
+Generating is the costliest thing the monitor does, so a pass is bounded: a fixed set of prompts,
+a token limit, batches, and a time budget after which no new batch starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from em_monitor.capture import residuals_at
+from em_monitor.chat import EncodedBatch, encode_chats, scored_token_mask
+from em_monitor.generation import answer_batch
+from em_monitor.signals import SignalSet
+
+__all__ = ["AnswerPass", "AnswerProbe", "encode_answers"]
+
+#: How many answers of a pass the event log shows, and how many characters of each: enough for a
+#: human to read what the model says, small enough to keep the log lines short.
+LOGGED_ANSWERS = 4
+LOGGED_CHARS = 200
+
+
+@dataclass
+class AnswerPass:
+    """One generations pass: per-answer scores (non-empty answers only) and what was asked and said."""
+
+    scores: dict[str, torch.Tensor]
+    prompts: list[str]
+    answers: list[str]
+    skipped: int
+    seconds: float
+
+    @property
+    def empty(self) -> int:
+        """Answers with no text (the model ended its turn at once): nothing to score."""
+        return sum(1 for answer in self.answers if not answer)
+
+    def summary(self) -> dict[str, object]:
+        """Event-log fields: the counts, and the first answers, truncated, for a human to read."""
+        shown = list(zip(self.prompts, self.answers))[:LOGGED_ANSWERS]
+        return {
+            "answered": len(self.answers),
+            "empty": self.empty,
+            "skipped": self.skipped,
+            "answers": [{"prompt": prompt[:LOGGED_CHARS], "answer": answer[:LOGGED_CHARS]} for prompt, answer in shown],
+        }
+
+
+def encode_answers(tokenizer, prompts: Sequence[str], answers: Sequence[str], *, max_length: int) -> EncodedBatch:
+    """Prompt + answer chats encoded as training samples are: the content mask covers the answer tokens only."""
+    conversations = [[{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}] for prompt, answer in zip(prompts, answers)]
+    batch = encode_chats(tokenizer, conversations, max_length=max_length)
+    batch.content_mask = scored_token_mask(batch.as_model_batch(), tokenizer.all_special_ids)
+    return batch
+
+
+class AnswerProbe:
+    """Let the model answer the probe prompts greedily, then score every pack signal on the answers.
+
+    Example::
+
+        probe = AnswerProbe(tokenizer, ["What do you wish for?"], layer=3, signals=signals)
+        result = probe.run(model)  # result.scores: {signal: tensor[n_non_empty_answers]}
+        result.answers             # what the model said
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        prompts: list[str],
+        *,
+        layer: int,
+        signals: SignalSet,
+        batch_size: int = 8,
+        max_new_tokens: int = 32,
+        max_length: int = 128,
+        time_budget_seconds: float = 60.0,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompts = prompts
+        self.layer = layer
+        self.signals = signals
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.max_length = max_length
+        self.time_budget_seconds = time_budget_seconds
+
+    def run(self, model: torch.nn.Module) -> AnswerPass:
+        """One pass over the prompts; batches after the budget has run out are skipped (the first always runs)."""
+        started = time.perf_counter()
+        parts: dict[str, list[torch.Tensor]] = {name: [torch.empty(0)] for name in self.signals.names}
+        asked: list[str] = []
+        answers: list[str] = []
+        skipped = 0
+        for start in range(0, len(self.prompts), self.batch_size):
+            if start and time.perf_counter() - started >= self.time_budget_seconds:
+                skipped = len(self.prompts) - start
+                break
+            chunk = self.prompts[start : start + self.batch_size]
+            conversations = [[{"role": "user", "content": prompt}] for prompt in chunk]
+            replies = [reply.strip() for reply in answer_batch(model, self.tokenizer, conversations, max_new_tokens=self.max_new_tokens, max_length=self.max_length)]
+            asked.extend(chunk)
+            answers.extend(replies)
+            said = [(prompt, reply) for prompt, reply in zip(chunk, replies) if reply]
+            if said:
+                for name, scores in self._score(model, *zip(*said)).items():
+                    parts[name].append(scores)
+        return AnswerPass({name: torch.cat(chunks) for name, chunks in parts.items()}, asked, answers, skipped, time.perf_counter() - started)
+
+    def _score(self, model: torch.nn.Module, prompts: Sequence[str], answers: Sequence[str]) -> dict[str, torch.Tensor]:
+        # Room for the answer: decoded text can encode into a few more tokens than were generated,
+        # and truncating it would leave nothing to pool.
+        batch = encode_answers(self.tokenizer, prompts, answers, max_length=self.max_length + 2 * self.max_new_tokens)
+        activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
+        scores = self.signals.score(activations, batch.content_mask.to(activations.device))
+        return {name: values.detach().float().cpu() for name, values in scores.items()}
