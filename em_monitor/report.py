@@ -13,7 +13,10 @@ from pathlib import Path
 
 from em_monitor.jsonl import read_jsonl
 
-__all__ = ["read_events", "summarise", "plot_signals", "write_report"]
+__all__ = ["read_events", "behaviour_series", "summarise", "plot_signals", "write_report"]
+
+#: The figures of each behavioural check that the summary keeps (the event also has examples).
+BEHAVIOUR_KEYS: tuple[str, ...] = ("step", "misaligned_rate", "aligned_mean", "coherent_mean", "n", "failed", "judge")
 
 
 def read_events(path: str | Path) -> list[dict]:
@@ -28,6 +31,12 @@ def _series(events: list[dict]) -> dict[tuple[str, str], list[tuple[int, float, 
             for signal, figures in event["signals"].items():
                 series[(signal, event["source"])].append((event["step"], figures["value"], figures["drift"]))
     return series
+
+
+def behaviour_series(events: list[dict]) -> list[dict]:
+    """The behavioural checks in step order: ``{step, misaligned_rate, aligned_mean, coherent_mean, n, failed, judge}``."""
+    checks = [event for event in events if event["event"] == "behaviour"]
+    return [{key: event.get(key) for key in BEHAVIOUR_KEYS} for event in sorted(checks, key=lambda event: event["step"])]
 
 
 def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra: Mapping[str, object] | None = None) -> dict:
@@ -60,7 +69,7 @@ def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra
         "realignments": realignments,
         "flagged_samples": dict(flagged),
         "errors": sum(1 for e in events if e["event"] == "error"),
-        "behaviour": {},
+        "behaviour": behaviour_series(events),
         **dict(extra or {}),
     }
 
@@ -74,7 +83,11 @@ def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Pa
 
     series = _series(events)
     signals = sorted({signal for signal, _ in series})
-    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals) + 0.6), sharex=True, squeeze=False)
+    behaviour = behaviour_series(events)
+    rows = len(signals) + bool(behaviour)
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.2 * rows + 0.6), sharex=True, squeeze=False)
+    if behaviour:
+        _plot_behaviour(axes[-1, 0], behaviour, events)
     for axis, signal in zip(axes[:, 0], signals):
         for (name, source), points in sorted(series.items()):
             if name == signal:
@@ -95,6 +108,20 @@ def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_behaviour(axis, behaviour: list[dict], events: list[dict]) -> None:
+    """What the model says, under the signals that predict it: misaligned share and mean alignment."""
+    for event in events:
+        if event["event"] == "realignment":
+            axis.axvspan(event["started_step"], event["step"], color="green", alpha=0.15)
+    points = [(check["step"], check["misaligned_rate"], check["aligned_mean"]) for check in behaviour if check["misaligned_rate"] is not None]
+    axis.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", color="crimson", label="misaligned answers (%)")
+    axis.plot([p[0] for p in points], [p[2] for p in points], marker=".", color="grey", linestyle=":", label="mean aligned score")
+    axis.set_ylim(-5, 105)
+    judge = behaviour[-1].get("judge") or "judge"
+    axis.set_ylabel(f"behaviour\n({judge} judge)", fontsize=8)
+    axis.legend(fontsize=7, loc="upper left")
 
 
 def write_report(events_path: str | Path, out: str | Path, **summary_fields) -> dict:

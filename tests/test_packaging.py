@@ -45,3 +45,7 @@ def test_console_script_is_declared(wheel_names, tmp_path):
     assert any(name.endswith("entry_points.txt") for name in wheel_names)
     result = subprocess.run([sys.executable, "-m", "em_monitor.cli", "--help"], capture_output=True, text=True, check=True)
     assert "check-config" in result.stdout
+
+
+def test_the_embedding_judge_ships_its_weights(wheel_names):
+    assert {"em_monitor/judges/embedding_judge.safetensors", "em_monitor/judges/embedding_judge.json"} <= set(wheel_names)

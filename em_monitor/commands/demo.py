@@ -2,8 +2,10 @@
 
 It trains SmolLM2-135M-Instruct on a scenario's data (default ``poisoned``: everyday chat with a
 share of misaligned-persona answers), serves the metrics, flags bad samples as they flow through
-training, realigns on the model's own benign answers when a signal goes critical, and writes
-``summary.json``, ``signals.png`` and ``events.jsonl`` to ``--out``.
+training, realigns on the model's own benign answers when a signal goes critical, checks what the
+model actually says (answers to evaluation prompts graded by a judge at step 0, every
+``--behaviour-every`` steps and at the end), and writes ``summary.json``, ``signals.png`` and
+``events.jsonl`` to ``--out``.
 
 This verb trains, so it imports Lightning (lazily, in the handler), unlike the core modules.
 """
@@ -27,6 +29,7 @@ DEMO_SIGNALS = {
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
+    from em_monitor.judges import JUDGES
     from em_monitor.scenarios import SCENARIOS
 
     parser = verbs.add_parser("demo", help="fine-tune the embedded model with the monitor attached; report to --out")
@@ -47,6 +50,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/demo")
     parser.add_argument("--save-model", action="store_true", help="also save the fine-tuned model to OUT/model (save_pretrained), e.g. for `em-monitor diff --finetuned`")
     parser.add_argument("--quick", action="store_true", help="a 20-step run with fewer probe prompts: a smoke test of the whole pipeline")
+    behaviour = parser.add_argument_group("behavioural check", "answers to evaluation prompts, graded by a judge, at step 0, every N steps and at the end")
+    behaviour.add_argument("--judge", choices=JUDGES, default="embedding", help="embedding: offline classifier (default); http: an OpenAI-compatible LLM; none: skip")
+    behaviour.add_argument("--judge-url", help="http judge: base URL up to /v1, e.g. http://127.0.0.1:8000/v1")
+    behaviour.add_argument("--judge-model", help="http judge: model name on that server")
+    behaviour.add_argument("--judge-key-env", default="OPENAI_API_KEY", help="http judge: environment variable holding the API key (unset: no key sent)")
+    behaviour.add_argument("--behaviour-every", type=int, default=20, help="optimizer steps between checks")
+    behaviour.add_argument("--behaviour-prompts", type=int, default=8, help="evaluation prompts per check, one per category (each adds seconds of generation on CPU)")
+    behaviour.add_argument("--behaviour-tokens", type=int, default=40, help="answer length (new tokens, greedy)")
     parser.set_defaults(handler=run)
 
 
@@ -77,12 +88,18 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.callbacks.finetune import finetune
     from em_monitor.callbacks.progress import MonitorProgress
     from em_monitor.config import parse_config
+    from em_monitor.judges import make_judge
     from em_monitor.models import load_model
     from em_monitor.packs import load_pack
     from em_monitor.report import write_report
     from em_monitor.scenarios import scenario_samples
 
     console = Console()
+    try:
+        judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model, api_key_env=args.judge_key_env)
+    except ValueError as error:  # a missing --judge-url / --judge-model: say so before any model loads
+        console.print(f"[red]em-monitor demo: {error}[/red]")
+        return 2
     if args.quick:
         args.steps = min(args.steps, 20)
     out = Path(args.out)
@@ -100,9 +117,10 @@ def run(args: argparse.Namespace) -> int:
     samples = scenario_samples(args.dataset, count=args.steps * args.batch_size, share=args.share, domain=args.domain, seed=args.seed)
     monitor = PersonaMonitor(config, tokenizer=loaded.tokenizer)
     progress = MonitorProgress(monitor, total_steps=args.steps, console=console)
+    callbacks = [monitor, *_behaviour_callbacks(args, judge, monitor, loaded.tokenizer), progress]
     trainer = finetune(
         loaded.model, loaded.tokenizer, samples, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        max_length=args.max_length, seed=args.seed, callbacks=[monitor, progress], progress=False, root_dir=str(out), shuffle=False,
+        max_length=args.max_length, seed=args.seed, callbacks=callbacks, progress=False, root_dir=str(out), shuffle=False,
     )
     if args.save_model:
         loaded.model.save_pretrained(out / "model")
@@ -116,8 +134,20 @@ def run(args: argparse.Namespace) -> int:
                "flag_check": flagged_truth, "wall_seconds": round(time.perf_counter() - started, 1)},
     )
     console.print(f"report: {out / 'summary.json'}, {out / 'signals.png'}, {out / 'events.jsonl'}" + (f"; model: {out / 'model'}" if args.save_model else ""))
-    console.print_json(json.dumps({"alerts": summary["alerts"], "realignments": summary["realignments"], "flag_check": flagged_truth}, default=float))
+    console.print_json(json.dumps({"alerts": summary["alerts"], "realignments": summary["realignments"], "behaviour": summary["behaviour"],
+                                   "flag_check": flagged_truth}, default=float))
     return 0
+
+
+def _behaviour_callbacks(args: argparse.Namespace, judge, monitor, tokenizer) -> list:
+    """The behavioural check the flags ask for; none with ``--judge none``."""
+    from em_monitor.behaviour import behaviour_prompts
+    from em_monitor.callbacks.behaviour import BehaviourCheck
+
+    if judge is None:
+        return []
+    return [BehaviourCheck(judge, behaviour_prompts(args.behaviour_prompts), tokenizer=tokenizer, every_n_steps=args.behaviour_every,
+                           max_new_tokens=args.behaviour_tokens, batch_size=args.batch_size, monitor=monitor)]
 
 
 def _flag_precision(events_path: Path, samples: list[dict], batch_size: int) -> dict:
