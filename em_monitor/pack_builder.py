@@ -13,11 +13,12 @@ framework (the ``build-pack`` command supplies a Lightning one).
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import json
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,9 @@ class ChosenLatent:
     delta_base_std: float | None
     selectivity_auroc: float
     snippets: list[str] = field(default_factory=list)
+    #: Its id in the dictionary the diff and selectivity reports use, when the pack's SAE was
+    #: pruned to its size budget after the choice (``latent`` is then the id in the pack's SAE).
+    dictionary_latent: int | None = None
 
 
 @dataclass
@@ -129,6 +133,11 @@ def signal_baselines(
     return baselines
 
 
+def _dictionary_id(latent: ChosenLatent) -> str:
+    """Where the reports (diff, selectivity) know a renumbered latent from."""
+    return f" (latent {latent.dictionary_latent} in report/)" if latent.dictionary_latent is not None else ""
+
+
 def _versions() -> dict[str, str]:
     names = ("em-monitor", "torch", "transformers", "sae-lens", "scikit-learn")
     versions = {}
@@ -140,16 +149,65 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def alive_latents(sae_dir: Path) -> torch.Tensor | None:
-    """Latents that fired during training, from sae-lens's ``sparsity.safetensors`` (log10 firing rate), if saved."""
+def firing_rates(sae_dir: Path) -> torch.Tensor | None:
+    """Each latent's log10 firing rate during training, from sae-lens's ``sparsity.safetensors``, if saved."""
     path = Path(sae_dir) / "sparsity.safetensors"
     if not path.is_file():
         return None
     from safetensors.torch import load_file
 
-    log10_rate = load_file(str(path))["sparsity"]
+    return load_file(str(path))["sparsity"]
+
+
+def alive_latents(log10_rate: torch.Tensor) -> torch.Tensor:
+    """Latents that fired during training."""
     # sae-lens logs log10(rate + 1e-10): a latent that never fired sits at -10.
     return torch.isfinite(log10_rate) & (log10_rate > -10)
+
+
+def latents_within(sae, max_bytes: float, dtype: torch.dtype) -> int:
+    """How many latents of ``sae`` fit in ``max_bytes`` of weights stored as ``dtype``."""
+    d_sae = int(sae.cfg.d_sae)
+    value_bytes = torch.finfo(dtype).bits // 8
+    per_latent = fixed = 0
+    for tensor in sae.state_dict().values():
+        if d_sae in tensor.shape:
+            per_latent += tensor.numel() // d_sae * value_bytes
+        else:
+            fixed += tensor.numel() * value_bytes
+    return max(0, int((max_bytes - fixed) // per_latent))
+
+
+def budget_keep_mask(log10_rate: torch.Tensor, must_keep: Sequence[int], count: int) -> torch.Tensor:
+    """The ``count`` most frequently firing latents, always including ``must_keep``.
+
+    When a shipped pack must stay under a size limit, the latents that fire least are the ones
+    whose loss costs the reconstruction least; the watched latents stay whatever their rate.
+    """
+    keep = torch.zeros_like(log10_rate, dtype=torch.bool)
+    keep[list(must_keep)] = True
+    for latent in torch.argsort(log10_rate, descending=True, stable=True).tolist():
+        if int(keep.sum()) >= count:
+            break
+        keep[latent] = True
+    return keep
+
+
+def prune_to_budget(sae, log10_rate: torch.Tensor | None, chosen: list[ChosenLatent], *, max_bytes: float | None, dtype: torch.dtype):
+    """``sae`` and ``chosen`` after dropping the rarest latents until the weights fit ``max_bytes``.
+
+    Returns them unchanged when they already fit, or when there is no firing record to rank by.
+    Pruning leaves every kept latent's activation exactly as it was (each is its own row of the
+    encoder), so the baselines and the choice stay valid; only the ids are renumbered, and each
+    chosen latent keeps its dictionary id in ``dictionary_latent``.
+    """
+    fits = latents_within(sae, max_bytes, dtype) if max_bytes is not None else int(sae.cfg.d_sae)
+    if fits >= int(sae.cfg.d_sae) or log10_rate is None:
+        return sae, chosen, 0
+    keep = budget_keep_mask(log10_rate, [latent.latent for latent in chosen], fits)
+    new_ids = torch.cumsum(keep.long(), 0) - 1
+    renumbered = [replace(latent, latent=int(new_ids[latent.latent]), dictionary_latent=latent.latent) for latent in chosen]
+    return prune_latents(sae, keep), renumbered, int((~keep).sum())
 
 
 def prune_latents(sae, keep: torch.Tensor):
@@ -164,8 +222,9 @@ def prune_latents(sae, keep: torch.Tensor):
     for name, tensor in sae.state_dict().items():
         axes = [axis for axis, size in enumerate(tensor.shape) if size == d_sae]
         state[name] = tensor.index_select(axes[0], keep_ids).clone() if axes else tensor.clone()
-    sae.cfg.d_sae = len(keep_ids)
-    pruned = type(sae)(sae.cfg)
+    cfg = copy.deepcopy(sae.cfg)  # the caller's SAE stays whole
+    cfg.d_sae = len(keep_ids)
+    pruned = type(sae)(cfg)
     pruned.load_state_dict(state)
     return pruned.eval()
 
@@ -196,6 +255,7 @@ def build_pack(
     min_selectivity: float = 0.75,
     top_k: int = 50,
     sae_dtype: torch.dtype = torch.float16,
+    max_sae_bytes: float | None = 9.5e6,
     prune_dead: bool = True,
     batch_size: int = 8,
     max_length: int = 256,
@@ -206,17 +266,16 @@ def build_pack(
     ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
     ``model`` itself untouched for the baselines.
     """
-    import copy
-
     from sae_lens import SAE
 
     out = Path(out)
     report_dir = out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     sae = SAE.load_from_disk(Path(sae_dir), device="cpu", dtype="float32").eval()
-    alive = alive_latents(Path(sae_dir)) if prune_dead else None
+    rates = firing_rates(Path(sae_dir))
+    alive = alive_latents(rates) if prune_dead and rates is not None else None
     if alive is not None:
-        sae = prune_latents(sae, alive)
+        sae, rates = prune_latents(sae, alive), rates[alive]
 
     # 1. Probe, direction and the latents' selectivity (train split only), on the base model. Every
     # pooling and an SAE-latent probe are fitted too: the pack ships the mean-pooled residual probe,
@@ -238,6 +297,8 @@ def build_pack(
 
     # 3. Pick and name latents; write the pack's files.
     chosen = choose_persona_latents(diff, selectivity, count=n_latents, min_auroc=min_selectivity)
+    # A shipped pack has a size limit; the rarest latents go first, never a watched one.
+    sae, chosen, budget_pruned = prune_to_budget(sae, rates, chosen, max_bytes=max_sae_bytes, dtype=sae_dtype)
     _save_sae(copy.deepcopy(sae), out / "sae", sae_dtype)
     probe = probes.variants["residual_mean"]
     save_probe(out / "probes" / "persona_probe.safetensors", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), {
@@ -247,7 +308,7 @@ def build_pack(
     save_directions(out / "directions.safetensors", {"persona_direction": torch.from_numpy(direction.estimator.direction_), "model_diff_direction": diff.direction})
     signals = [
         SignalSpec(name=latent.name, kind="sae_latent", file="sae", latent=latent.latent, pooling="max",
-                   description=f"SAE latent {latent.latent}: {latent.delta:+.3g} mean max-activation after the bad-data "
+                   description=f"SAE latent {latent.latent}{_dictionary_id(latent)}: {latent.delta:+.3g} mean max-activation after the bad-data "
                                f"fine-tune; selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
         for latent in chosen
     ] + [
@@ -268,6 +329,7 @@ def build_pack(
         "selective_latents": int((selectivity >= min_selectivity).sum()),
         "sae_latents": int(sae.cfg.d_sae),
         "sae_dead_latents_pruned": int((~alive).sum()) if alive is not None else 0,
+        "sae_rare_latents_pruned_for_size": budget_pruned,
     }
     spec = PackSpec(
         model=model_id, d_model=int(sae.cfg.d_in), layer=layer, hook_point=hook_point_for(layer), signals=signals,

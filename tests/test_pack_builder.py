@@ -91,3 +91,25 @@ def test_pruning_keeps_the_other_latents_exactly(tmp_path, architecture):
     pruned = prune_latents(sae, keep)
     assert pruned.cfg.d_sae == 4
     torch.testing.assert_close(pruned.encode(x), expected)
+
+
+def test_size_budget_drops_the_rarest_latents_but_never_a_watched_one(tmp_path):
+    from sae_lens import SAE
+
+    from em_monitor.pack_builder import ChosenLatent, latents_within, prune_to_budget
+    from em_monitor.tiny import random_pack
+
+    sae = SAE.load_from_disk(random_pack(tmp_path / "pack") / "sae", device="cpu")
+    rates = -torch.arange(128, dtype=torch.float32) / 10  # latent 0 fires most, 127 least
+    watched = [ChosenLatent("toxic_persona", 120, 1.0, None, 0.9), ChosenLatent("persona_latent_5", 5, 0.5, None, 0.8)]
+    budget = 2 * 64 * 2 * 40 + 4096  # roughly 40 latents of fp16 encoder + decoder rows, plus the biases
+    fits = latents_within(sae, budget, torch.float16)
+    x = torch.randn(6, 64)
+    expected = sae.encode(x)[:, [120, 5]]
+    pruned, renumbered, dropped = prune_to_budget(sae, rates, watched, max_bytes=budget, dtype=torch.float16)
+    assert pruned.cfg.d_sae == fits < 128 and dropped == 128 - fits
+    assert [latent.dictionary_latent for latent in renumbered] == [120, 5]
+    assert renumbered[0].latent == fits - 1, "the rare watched latent is kept, after the frequent ones"
+    torch.testing.assert_close(pruned.encode(x)[:, [latent.latent for latent in renumbered]], expected)
+    unchanged, same, none_dropped = prune_to_budget(sae, rates, watched, max_bytes=1e9, dtype=torch.float16)
+    assert unchanged is sae and same == watched and none_dropped == 0

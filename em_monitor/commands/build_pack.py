@@ -35,6 +35,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-selectivity", type=float, default=0.75, help="minimum AUROC of a latent on misaligned vs aligned answers")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--max-sae-mb", type=float, default=9.5, help="size limit of the pack's fp16 SAE weights in MB; the rarest latents go first, never a watched one (0 = no limit)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="pack directory to write")
     parser.set_defaults(handler=run)
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         finetune=bad_finetune, labelled=read_labelled_chats(_data_path(args.labelled)), prompts=load_prompts(args.prompts),
         prompts_spec=args.prompts, out=args.out, provenance=provenance, n_latents=args.latents,
         min_selectivity=args.min_selectivity, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+        max_sae_bytes=args.max_sae_mb * 1e6 if args.max_sae_mb > 0 else None,
     )
     summary = {"pack": str(build.root), "seconds": round(time.perf_counter() - started, 1), **build.figures}
     print(json.dumps(summary, default=float))
