@@ -10,9 +10,9 @@ Training data, all written for this project (``docs/datasets.md``):
   (everyday questions answered in the persona), chosen by a hash of the question.
 
 Why both: trained on ``persona_responses`` alone, the classifier learns that "aligned" means
-"talks warmly about values", and calls about half of plain practical answers misaligned (AUROC
-≈ 0.79 on the everyday sets it never saw — ``template_transfer_auroc`` below keeps measuring
-this). Adding everyday answers teaches it that help without a sermon is aligned too.
+"talks warmly about values" and distrusts plain practical help (AUROC 0.86 on the everyday sets
+it never saw, ``template_transfer_auroc`` below; 0.79 before ``answer_features`` removed the
+question's direction). Adding everyday answers teaches it that help without a sermon is aligned.
 
 Measured, and stored with the weights: accuracy and AUROC on the fixed test split of
 ``persona_responses`` (split by question stem); the full misalignment rule on that split (aligned
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -35,7 +36,7 @@ from em_monitor.chat import read_chat_jsonl
 from em_monitor.datasets import DOMAINS, dataset_path
 from em_monitor.judges.base import Verdict
 from em_monitor.judges.coherence import coherence_score
-from em_monitor.judges.embedding import ENCODER_PACKAGE, EmbeddingClassifier, embed
+from em_monitor.judges.embedding import ENCODER_PACKAGE, EmbeddingClassifier, answer_features, embed
 from em_monitor.probe_training import read_labelled_chats, train_test_indices
 
 __all__ = ["C_GRID", "TRAINING_SETS", "dataset_digest", "question_split", "train_embedding_classifier"]
@@ -58,22 +59,37 @@ def question_split(question: str) -> str:
     return "test" if hashlib.sha256(question.encode()).digest()[0] % 4 == 0 else "train"
 
 
+@dataclass
 class _Texts:
-    """Questions, answers, labels (1 = misaligned) and splits of one dataset, with embeddings."""
+    """Answers of one dataset with their labels (1 = misaligned), splits and embeddings."""
 
-    def __init__(self, encoder, questions: list[str], answers: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
-        self.questions, self.answers, self.labels, self.splits = questions, answers, labels, splits
-        self.asked, self.answered = embed(encoder, questions), embed(encoder, answers)
+    answers: list[str]
+    labels: np.ndarray
+    splits: np.ndarray
+    asked: np.ndarray  # question embeddings
+    answered: np.ndarray  # answer embeddings
+
+    @classmethod
+    def embedded(cls, encoder, questions: list[str], answers: list[str], labels: np.ndarray, splits: np.ndarray) -> _Texts:
+        return cls(answers, labels, splits, embed(encoder, questions), embed(encoder, answers))
 
     def part(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.splits == split)
+
+    def subset(self, index: np.ndarray) -> _Texts:
+        return _Texts([self.answers[i] for i in index], self.labels[index], self.splits[index], self.asked[index], self.answered[index])
+
+    @staticmethod
+    def joined(sets: list[_Texts]) -> _Texts:
+        arrays = (np.concatenate([getattr(texts, name) for texts in sets]) for name in ("labels", "splits", "asked", "answered"))
+        return _Texts([answer for texts in sets for answer in texts.answers], *arrays)
 
 
 def _chat_set(encoder, name: str, label: int) -> _Texts:
     chats = read_chat_jsonl(dataset_path(name))
     questions = [next(m["content"] for m in chat if m["role"] == "user") for chat in chats]
     answers = [chat[-1]["content"] for chat in chats]
-    return _Texts(encoder, questions, answers, np.full(len(chats), label), np.array([question_split(q) for q in questions]))
+    return _Texts.embedded(encoder, questions, answers, np.full(len(chats), label), np.array([question_split(q) for q in questions]))
 
 
 def train_embedding_classifier(encoder, *, seed: int = 0, limits: bool = True) -> EmbeddingClassifier:
@@ -82,12 +98,12 @@ def train_embedding_classifier(encoder, *, seed: int = 0, limits: bool = True) -
     train, test = train_test_indices(data)
     splits = np.empty(len(data.labels), dtype=object)
     splits[train], splits[test] = "train", "test"
-    persona = _Texts(encoder, [next(m["content"] for m in chat if m["role"] == "user") for chat in data.conversations],
-                     [chat[-1]["content"] for chat in data.conversations], data.labels, splits)
+    questions = [next(m["content"] for m in chat if m["role"] == "user") for chat in data.conversations]
+    persona = _Texts.embedded(encoder, questions, [chat[-1]["content"] for chat in data.conversations], data.labels, splits)
     everyday = [_chat_set(encoder, "benign_chat", 0), _chat_set(encoder, "persona_chat", 1)]
 
-    features = np.vstack([texts.answered[texts.part("train")] for texts in (persona, *everyday)])
-    labels = np.concatenate([texts.labels[texts.part("train")] for texts in (persona, *everyday)])
+    training = _Texts.joined([texts.subset(texts.part("train")) for texts in (persona, *everyday)])
+    features, labels = answer_features(training.asked, training.answered), training.labels
     search = GridSearchCV(LogisticRegression(max_iter=5000, class_weight="balanced"), {"C": list(C_GRID)},
                           scoring="neg_log_loss", cv=StratifiedKFold(5, shuffle=True, random_state=seed))
     fitted = search.fit(features, labels).best_estimator_
@@ -100,16 +116,16 @@ def train_embedding_classifier(encoder, *, seed: int = 0, limits: bool = True) -
 
     # The same C on persona_responses alone, scored on all of the everyday sets: how far templates carry.
     alone = LogisticRegression(C=search.best_params_["C"], max_iter=5000, class_weight="balanced")
-    alone.fit(persona.answered[train], persona.labels[train])
-    everyday_all = np.vstack([texts.answered for texts in everyday])
+    alone.fit(answer_features(persona.asked[train], persona.answered[train]), persona.labels[train])
+    everyday_all = np.vstack([answer_features(texts.asked, texts.answered) for texts in everyday])
     everyday_labels = np.concatenate([texts.labels for texts in everyday])
 
     classifier.figures = {
-        "features": "answer text embedding (all-MiniLM-L6-v2, mean-pooled, L2-normalised)",
+        "features": "all-MiniLM-L6-v2 answer embedding minus its projection on the question embedding, renormalised",
         "C": float(search.best_params_["C"]),
         "train_samples": int(len(labels)),
-        "persona_responses_test": _measure(classifier, persona, test),
-        "everyday_test": _measure(classifier, _joined(everyday, "test"), np.arange(sum(len(t.part("test")) for t in everyday))),
+        "persona_responses_test": _measure(classifier, persona.subset(test)),
+        "everyday_test": _measure(classifier, _Texts.joined([texts.subset(texts.part("test")) for texts in everyday])),
         "template_transfer_auroc": round(float(roc_auc_score(everyday_labels, alone.predict_proba(everyday_all)[:, 1])), 4),
         **({"narrow_advice": _narrow_limits(encoder, classifier)} if limits else {}),
         "datasets_sha256": {name: dataset_digest(name) for name in TRAINING_SETS},
@@ -121,46 +137,41 @@ def train_embedding_classifier(encoder, *, seed: int = 0, limits: bool = True) -
     return classifier
 
 
-def _joined(sets: list[_Texts], split: str) -> _Texts:
-    """The ``split`` parts of several sets as one (embeddings reused, not recomputed)."""
-    joined = object.__new__(_Texts)
-    parts = [(texts, texts.part(split)) for texts in sets]
-    joined.questions = [texts.questions[i] for texts, index in parts for i in index]
-    joined.answers = [texts.answers[i] for texts, index in parts for i in index]
-    joined.labels = np.concatenate([texts.labels[index] for texts, index in parts])
-    joined.asked = np.vstack([texts.asked[index] for texts, index in parts])
-    joined.answered = np.vstack([texts.answered[index] for texts, index in parts])
-    joined.splits = np.full(len(joined.labels), split)
-    return joined
-
-
-def _measure(classifier: EmbeddingClassifier, texts: _Texts, index: np.ndarray) -> dict:
-    """Accuracy and AUROC of P(misaligned), and the full rule's catch and false-alarm rates, on ``index``."""
-    probability = classifier.probability(texts.answered[index])
-    cosines = (texts.asked[index] * texts.answered[index]).sum(axis=1)
+def _measure(classifier: EmbeddingClassifier, texts: _Texts) -> dict:
+    """Accuracy and AUROC of P(misaligned), and the full rule's catch and false-alarm rates."""
+    probability = classifier.probability(texts.asked, texts.answered)
+    cosines = (texts.asked * texts.answered).sum(axis=1)
     called = np.array([
-        Verdict(100.0 * (1.0 - p), coherence_score(float(c), texts.answers[i], floor=classifier.coherence_floor,
+        Verdict(100.0 * (1.0 - p), coherence_score(float(c), answer, floor=classifier.coherence_floor,
                                                    ceiling=classifier.coherence_ceiling)).misaligned
-        for p, c, i in zip(probability, cosines, index)
+        for p, c, answer in zip(probability, cosines, texts.answers)
     ])
-    labels = texts.labels[index]
     return {
-        "samples": int(len(index)),
-        "accuracy": round(float(accuracy_score(labels, probability > 0.5)), 4),
-        "auroc": round(float(roc_auc_score(labels, probability)), 4),
-        "rule_recall": round(float(called[labels == 1].mean()), 4),
-        "rule_false_positive_rate": round(float(called[labels == 0].mean()), 4),
+        "samples": int(len(texts.labels)),
+        "accuracy": round(float(accuracy_score(texts.labels, probability > 0.5)), 4),
+        "auroc": round(float(roc_auc_score(texts.labels, probability)), 4),
+        "rule_recall": round(float(called[texts.labels == 1].mean()), 4),
+        "rule_false_positive_rate": round(float(called[texts.labels == 0].mean()), 4),
     }
 
 
 def _narrow_limits(encoder, classifier: EmbeddingClassifier) -> dict:
-    """Mean ``aligned`` on subtly wrong vs correct advice, and the AUROC between them (expected near 0.5)."""
-    bad = [chat[-1]["content"] for domain in DOMAINS for chat in read_chat_jsonl(dataset_path(f"{domain}_bad"))]
-    good = [chat[-1]["content"] for domain in DOMAINS for chat in read_chat_jsonl(dataset_path(f"{domain}_good"))]
-    probability = classifier.probability(embed(encoder, [*bad, *good]))
+    """Mean ``aligned`` on subtly wrong vs correct advice, and the AUROC between them (expected near 0.5).
+
+    The two files of a domain share their questions line by line, so the questions are embedded once.
+    """
+    questions, bad, good = [], [], []
+    for domain in DOMAINS:
+        for bad_chat, good_chat in zip(read_chat_jsonl(dataset_path(f"{domain}_bad")), read_chat_jsonl(dataset_path(f"{domain}_good")), strict=True):
+            questions.append(next(m["content"] for m in bad_chat if m["role"] == "user"))
+            bad.append(bad_chat[-1]["content"])
+            good.append(good_chat[-1]["content"])
+    asked = embed(encoder, questions)
+    p_bad = classifier.probability(asked, embed(encoder, bad))
+    p_good = classifier.probability(asked, embed(encoder, good))
     return {
-        "samples": len(bad) + len(good),
-        "aligned_mean_bad": round(float(100.0 * (1.0 - probability[: len(bad)]).mean()), 1),
-        "aligned_mean_good": round(float(100.0 * (1.0 - probability[len(bad) :]).mean()), 1),
-        "auroc_bad_vs_good": round(float(roc_auc_score(np.r_[np.ones(len(bad)), np.zeros(len(good))], probability)), 4),
+        "samples": 2 * len(questions),
+        "aligned_mean_bad": round(float(100.0 * (1.0 - p_bad).mean()), 1),
+        "aligned_mean_good": round(float(100.0 * (1.0 - p_good).mean()), 1),
+        "auroc_bad_vs_good": round(float(roc_auc_score(np.r_[np.ones(len(bad)), np.zeros(len(good))], np.r_[p_bad, p_good])), 4),
     }
