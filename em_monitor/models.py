@@ -83,8 +83,24 @@ def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32
             f"Fix: pass --model {EMBEDDED_MODEL} for the embedded default, a local directory with config.json "
             "and weights, or a hub id already in the local cache (this machine cannot download)."
         ) from error
+    if gguf_file:
+        _forget_gguf_origin(model)
     if tokenizer.pad_token is None:
         # Batched capture needs a pad token; padding is masked out everywhere, so EOS is a safe choice.
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=model_id)
+
+
+def _forget_gguf_origin(model: torch.nn.Module) -> None:
+    """Make a model loaded from a GGUF file an ordinary float model.
+
+    transformers dequantises GGUF weights to ``dtype`` on load but keeps the GGUF quantizer
+    attached, and ``save_pretrained`` refuses any model with a non-serialisable quantizer. The
+    weights are plain float tensors, so dropping the record lets a fine-tuned model be saved
+    (``em-monitor demo --save-model``) and reloaded as a normal checkpoint.
+    """
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
