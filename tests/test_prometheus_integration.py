@@ -144,7 +144,7 @@ def test_planted_shift_fires_the_shipped_alerts_through_alertmanager(write_confi
     prometheus, alertmanager_url = f"http://127.0.0.1:{prometheus_port}", f"http://127.0.0.1:{alertmanager_port}"
     config = write_config(
         run="alerting",
-        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "sources": ["prompts"]}},
+        signals={"toxic_persona": {"measure": "drift", "warn": 3.0, "critical": 6.0, "sources": ["prompts"]}},
         actions={"on_warn": ["log"], "on_critical": ["log", "stop"]},
         prometheus={"port": metrics_port},
     )
@@ -180,25 +180,25 @@ def test_planted_shift_fires_the_shipped_alerts_through_alertmanager(write_confi
         assert query(prometheus, 'up{job="em-monitor"} == 1')
         go.touch()
 
-        # The planted shift drives persona_direction critical; the monitor stops training and holds.
+        # The planted shift drives toxic_persona critical; the monitor stops training and holds.
         until(lambda: query(prometheus, f"{stop_count} == 1"), deadline, "the stop action to be scraped", diagnose)
-        drift = query(prometheus, 'em_monitor_signal_drift{run="alerting", signal="persona_direction", source="prompts"}')
+        drift = query(prometheus, 'em_monitor_signal_drift{run="alerting", signal="toxic_persona", source="prompts"}')
         assert float(drift[0]["value"][1]) >= 6.0, drift
 
         critical = until(lambda: prometheus_alerts(prometheus, "EmMonitorAlertLevelCritical", "firing"), deadline, "EmMonitorAlertLevelCritical to fire", diagnose)
-        assert [(a["labels"]["run"], a["labels"]["signal"], a["labels"]["severity"]) for a in critical] == [("alerting", "persona_direction", "critical")]
+        assert [(a["labels"]["run"], a["labels"]["signal"], a["labels"]["severity"]) for a in critical] == [("alerting", "toxic_persona", "critical")]
         assert critical[0]["annotations"]["runbook_url"] == "docs/runbook.md#emmonitoralertlevelcritical"
         until(lambda: prometheus_alerts(prometheus, "EmMonitorStoppedTraining", "firing"), deadline, "EmMonitorStoppedTraining to fire", diagnose)
-        # The raw drift rule agrees, but waits out its `for: 2m`.
-        drift_alerts = prometheus_alerts(prometheus, "EmMonitorSignalDriftCritical")
-        assert {(a["labels"]["signal"], a["labels"]["source"], a["state"]) for a in drift_alerts} >= {("persona_direction", "prompts", "pending")}
+        # The raw toxic-persona drift rule agrees, but waits out its `for: 1m`.
+        drift_alerts = prometheus_alerts(prometheus, "EmMonitorToxicPersonaDriftCritical")
+        assert {(a["labels"]["signal"], a["labels"]["source"], a["state"]) for a in drift_alerts} >= {("toxic_persona", "prompts", "pending")}
 
         def delivered() -> set[str]:
             return {a["labels"]["alertname"] for a in webhook.alerts() if a["status"] == "firing" and a["labels"].get("run") == "alerting"}
 
         until(lambda: {"EmMonitorAlertLevelCritical", "EmMonitorStoppedTraining"} <= delivered(), deadline, "Alertmanager to deliver both alerts to the webhook", lambda: f"webhook got {webhook.payloads}\n{diagnose()}")
         page = next(a for a in webhook.alerts() if a["labels"]["alertname"] == "EmMonitorAlertLevelCritical")
-        assert page["labels"]["signal"] == "persona_direction" and page["annotations"]["summary"] == "em-monitor raised persona_direction to critical in run alerting"
+        assert page["labels"]["signal"] == "toxic_persona" and page["annotations"]["summary"] == "em-monitor raised toxic_persona to critical in run alerting"
         # The warn-level twin (level >= 1 holds at 2 too) fires in Prometheus; the shipped inhibit rule mutes it.
         assert prometheus_alerts(prometheus, "EmMonitorAlertLevelWarning", "firing")
         until(lambda: inhibited(alertmanager_url, "EmMonitorAlertLevelWarning"), deadline, "Alertmanager to inhibit the warning under the critical", diagnose)
@@ -207,4 +207,4 @@ def test_planted_shift_fires_the_shipped_alerts_through_alertmanager(write_confi
         assert run.wait(timeout=max(1.0, deadline - time.monotonic())) == 0, diagnose()
     result = json.loads((out / "result.json").read_text())
     assert result["waited"] == {"go": True, "release": True}
-    assert result["global_step"] < 60 and result["levels"]["persona_direction"] == 2
+    assert result["global_step"] < 60 and result["levels"]["toxic_persona"] == 2

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+import yaml
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
@@ -54,6 +55,16 @@ class HoldOpen(pl.Callback):
         self.waited["release"] = wait_for(self.release)
 
 
+def toxic_persona_encoder_row(pack: Path) -> torch.Tensor:
+    """The input direction that raises the pack's toxic_persona latent: its encoder column.
+
+    Pushing block 2's output along it drives that latent (and so the alert on-call people are
+    paged for) up, as a persona fine-tune drives the real one.
+    """
+    latent = next(s["latent"] for s in yaml.safe_load((pack / "pack.yaml").read_text())["signals"] if s["name"] == "toxic_persona")
+    return load_file(str(pack / "sae" / "sae_weights.safetensors"))["W_enc"][:, latent].float()
+
+
 def main(config: str, pack: str, out: str, go: str, release: str) -> None:
     torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
@@ -64,7 +75,7 @@ def main(config: str, pack: str, out: str, go: str, release: str) -> None:
     loader = DataLoader(samples, batch_size=4, collate_fn=ChatCollator(tokenizer, max_length=48))
     monitor = PersonaMonitor(config, tokenizer=tokenizer)
     hold = HoldOpen(Path(go), Path(release))
-    direction = load_file(Path(pack) / "directions.safetensors")["persona_direction"]
+    direction = toxic_persona_encoder_row(Path(pack))
     trainer = pl.Trainer(
         max_steps=60, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=out, callbacks=[monitor, hold],
