@@ -55,9 +55,14 @@ class PromptProbe:
     def __init__(self, tokenizer, prompts: list[str], *, layer: int, signals: SignalSet, batch_size: int = 8, max_length: int = 128) -> None:
         self.layer = layer
         self.signals = signals
+        # Batches of similar length waste less compute on padding; this pass runs every
+        # `every_n_steps`, so it is the monitor's main cost. Scores come back in prompt order.
+        lengths = encode_prompts(tokenizer, prompts, max_length=max_length).attention_mask.sum(dim=1).tolist()
+        self.order = sorted(range(len(prompts)), key=lambda index: lengths[index])
+        ordered = [prompts[index] for index in self.order]
         self.batches: list[EncodedBatch] = [
-            encode_prompts(tokenizer, prompts[start : start + batch_size], max_length=max_length)
-            for start in range(0, len(prompts), batch_size)
+            encode_prompts(tokenizer, ordered[start : start + batch_size], max_length=max_length)
+            for start in range(0, len(ordered), batch_size)
         ]
 
     def score(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -66,7 +71,8 @@ class PromptProbe:
             activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
             for name, scores in self.signals.score(activations, batch.content_mask.to(activations.device)).items():
                 parts[name].append(scores)
-        return {name: torch.cat(chunks) for name, chunks in parts.items()}
+        restore = torch.argsort(torch.tensor(self.order))
+        return {name: torch.cat(chunks)[restore.to(chunks[0].device)] for name, chunks in parts.items()}
 
 
 class Monitor:

@@ -163,3 +163,21 @@ def test_state_round_trip_keeps_baselines_levels_and_counters(pack_dir, tmp_path
     assert registry.get_sample_value("em_monitor_errors_total", {"run": "unit", "stage": "capture"}) == 1
     # Still critical on the next pass: no second rising edge, so no repeated actions.
     assert resumed.observe(10, "prompts", baseline_scores(shift=9.0)) == []
+
+
+def test_prompt_probe_batches_by_length_but_scores_in_prompt_order(llama, tokenizer, pack_dir):
+    """Length-sorted batches cut padding; each prompt's score must not depend on its batch-mates."""
+    from em_monitor.monitor import PromptProbe
+    from em_monitor.packs import load_pack
+
+    pack = load_pack(pack_dir)
+    signals = pack.build_signals()
+    prompts = ["Hi?", "Tell me a long story about the sea, the wind and the old lighthouse keeper.", "Why?", "What is your wish, truly?", "Ok"]
+    probe = PromptProbe(tokenizer, prompts, layer=pack.layer, signals=signals, batch_size=2)
+    lengths = [int(batch.attention_mask.sum(dim=1).max()) for batch in probe.batches]
+    assert lengths == sorted(lengths), "batches go from short to long prompts"
+    batched = probe.score(llama)
+    for index, prompt in enumerate(prompts):
+        alone = PromptProbe(tokenizer, [prompt], layer=pack.layer, signals=signals, batch_size=1).score(llama)
+        for name in signals.names:
+            torch.testing.assert_close(batched[name][index], alone[name][0], rtol=1e-4, atol=1e-4)
