@@ -280,14 +280,14 @@ def build_pack(
     # 1. Probe, direction and the latents' selectivity (train split only), on the base model. Every
     # pooling and an SAE-latent probe are fitted too: the pack ships the mean-pooled residual probe,
     # the others are the evidence that it is the right choice (report/probes.json).
+    # One pass over the labelled answers feeds both the probes and the latents' selectivity.
+    features = residual_features(model, tokenizer, layer, labelled.conversations, POOLING_METHODS, sae=sae, batch_size=batch_size, max_length=max_length)
     probes = train_probes(
         model, tokenizer, labelled, layer=layer, variants=("residual", "direction", "sae"), poolings=POOLING_METHODS, sae=sae,
-        seed=seed, batch_size=batch_size, max_length=max_length, curve_seeds=1, model_id=model_id,
+        seed=seed, batch_size=batch_size, max_length=max_length, curve_seeds=1, model_id=model_id, features=features,
     )
     train_rows, _ = train_test_indices(labelled, seed=seed)
-    train_conversations = [labelled.conversations[i] for i in train_rows]
-    sae_max = residual_features(model, tokenizer, layer, train_conversations, (), sae=sae, batch_size=batch_size, max_length=max_length)["sae_max"]
-    selectivity = latent_selectivity(torch.nan_to_num(sae_max, nan=0.0), labelled.labels[train_rows])
+    selectivity = latent_selectivity(torch.nan_to_num(features["sae_max"][train_rows], nan=0.0), labelled.labels[train_rows])
 
     # 2. Model diffing against a fine-tune on bad data.
     finetuned = finetune(copy.deepcopy(model))

@@ -434,14 +434,19 @@ def train_probes(
     curve_sizes: Sequence[int] = CURVE_SIZES,
     curve_seeds: int = 5,
     model_id: str = "",
+    features: Mapping[str, torch.Tensor] | None = None,
 ) -> ProbeTrainingResult:
-    """Compute features once, fit every requested variant on the train split, score the test split."""
+    """Compute features once, fit every requested variant on the train split, score the test split.
+
+    ``features``: :func:`residual_features` of ``data.conversations`` (the poolings needed, and
+    ``sae_max`` for the ``sae`` variant), when the caller computed them already for its own use.
+    """
     variants = check_variants(variants, have_sae=sae is not None)
     poolings = [check_pooling(method) for method in poolings] if "residual" in variants else []
     needed = list(dict.fromkeys([*poolings, *(["mean"] if "direction" in variants else [])]))
     train, test = train_test_indices(data, seed=seed)
-    features: dict[str, torch.Tensor] = {}
-    if needed or "sae" in variants:
+    features = dict(features) if features is not None else {}
+    if (needed or "sae" in variants) and not features:
         features.update(residual_features(
             model, tokenizer, layer, data.conversations, needed, sae=sae if "sae" in variants else None,
             batch_size=batch_size, max_length=max_length,
