@@ -58,8 +58,10 @@ class PromptProbe:
         # Batches of similar length waste less compute on padding; this pass runs every
         # `every_n_steps`, so it is the monitor's main cost. Scores come back in prompt order.
         lengths = encode_prompts(tokenizer, prompts, max_length=max_length).attention_mask.sum(dim=1).tolist()
-        self.order = sorted(range(len(prompts)), key=lambda index: lengths[index])
-        ordered = [prompts[index] for index in self.order]
+        order = sorted(range(len(prompts)), key=lambda index: lengths[index])
+        ordered = [prompts[index] for index in order]
+        #: Position of each prompt's score in the length-sorted output.
+        self.restore = torch.argsort(torch.tensor(order, dtype=torch.long))
         self.batches: list[EncodedBatch] = [
             encode_prompts(tokenizer, ordered[start : start + batch_size], max_length=max_length)
             for start in range(0, len(ordered), batch_size)
@@ -71,8 +73,7 @@ class PromptProbe:
             activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
             for name, scores in self.signals.score(activations, batch.content_mask.to(activations.device)).items():
                 parts[name].append(scores)
-        restore = torch.argsort(torch.tensor(self.order))
-        return {name: torch.cat(chunks)[restore.to(chunks[0].device)] for name, chunks in parts.items()}
+        return {name: torch.cat(chunks)[self.restore.to(chunks[0].device)] for name, chunks in parts.items()}
 
 
 class Monitor:
