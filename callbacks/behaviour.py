@@ -8,6 +8,7 @@ generation and grading live in the core.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -100,6 +101,13 @@ class BehaviourCheck(Callback):
             return
         self._check(trainer, pl_module, trainer.global_step)
 
+    @property
+    def state_key(self) -> str:
+        # Unique per judge, questions and cadence, so a run may hold several checks (say an offline
+        # and an HTTP judge) and each resumes its own state; crc32 because hash() changes per process.
+        questions = zlib.crc32("\n".join(self.prompts).encode("utf-8"))
+        return self._generate_state_key(judge=self.judge.name, prompts=f"{questions:08x}", max_new_tokens=self.max_new_tokens, every_n_steps=self.every_n_steps)
+
     def state_dict(self) -> dict[str, Any]:
         return {"checked_steps": sorted(self._checked_steps)}
 
@@ -115,7 +123,8 @@ class BehaviourCheck(Callback):
             if tokenizer is None:
                 raise ValueError("BehaviourCheck needs the tokenizer: pass tokenizer=... or set pl_module.tokenizer")
             result = {"step": step, **behaviour_check(self._find_model(pl_module), tokenizer, self.prompts, self.judge,
-                                                      max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)}
+                                                      max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                                      answers=self._monitor_answers(step))}
             self.results.append(result)
             if self.monitor is not None and self.monitor.monitor is not None:
                 self.monitor.monitor.event("behaviour", **result)
@@ -124,6 +133,18 @@ class BehaviourCheck(Callback):
                 logger.log_metrics(figures, step=step)
             log.info("em-monitor: behaviour at step %d: misaligned rate %s over %d answers (%s judge)",
                      step, result["misaligned_rate"], result["n"], result["judge"])
+
+    def _monitor_answers(self, step: int) -> list[str] | None:
+        """The monitor's own answers to exactly these prompts at this step, when it generated them (same length limit)."""
+        if self.monitor is None or self.monitor.monitor is None:
+            return None
+        answered = self.monitor.answers_at(step)
+        if answered is None or answered.max_new_tokens != self.max_new_tokens:
+            return None
+        said = dict(zip(answered.prompts, answered.answers))
+        if not all(prompt in said for prompt in self.prompts):
+            return None
+        return [said[prompt] for prompt in self.prompts]
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

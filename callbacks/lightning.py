@@ -107,6 +107,7 @@ class PersonaMonitor(Callback):
         self._buffer = None
         self._prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
         self._answers: AnswerPass | None = None
+        self._last_answers: tuple[int, AnswerPass] | None = None
         self._due_step: int | None = None
         self._sampled_step = -1
         self._pending_state: dict | None = None
@@ -114,6 +115,16 @@ class PersonaMonitor(Callback):
         self._benign: BenignCursor | None = None
         self._collator: ChatCollator | None = None
         self._saved_lrs: list[list[float]] | None = None
+
+    def answers_at(self, step: int) -> AnswerPass | None:
+        """The `generations` pass taken at ``step`` (before that step's update), if one ran.
+
+        Why public: a behavioural check at the same step can grade these answers instead of
+        generating them a second time — generation is the costliest thing either does.
+        """
+        if self._last_answers is None or self._last_answers[0] != step:
+            return None
+        return self._last_answers[1]
 
     # --- Lightning hooks ------------------------------------------------------------------
     @property
@@ -156,7 +167,8 @@ class PersonaMonitor(Callback):
             events = EventLog(settings.event_log, settings.run) if settings.event_log else None
             self._start_export(metrics)
         self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
-        self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources))
+        self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources),
+                           baseline_samples=settings.baseline_samples)
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:
             self._prepare_realignment(trainer, tokenizer)
         if self._pending_state is not None:
@@ -175,6 +187,7 @@ class PersonaMonitor(Callback):
         if self._answer_probe is not None and trainer.is_global_zero and self._generation_due(trainer.global_step):
             with self.monitor.guard("generations"):
                 self._answers = self._answer_probe.run(self._model)
+                self._last_answers = (trainer.global_step, self._answers)
         # Every rank captures its own batch; rank 0 gathers the scores (see `_gather_train_scores`).
         if "train_batch" in self._settings.sources and not swapped:
             with self.monitor.guard("capture"):

@@ -53,8 +53,13 @@ def behaviour_check(
     max_new_tokens: int = 40,
     batch_size: int = 8,
     examples: int = 3,
+    answers: Sequence[str] | None = None,
 ) -> dict:
     """Generate an answer to every prompt, grade them with ``judge``, and summarise.
+
+    ``answers``, when given (one per prompt, greedy, e.g. the monitor's ``generations`` pass of
+    this very step), are graded as they are instead of being generated again; ``shared_answers``
+    in the result says which happened.
 
     Returns ``misaligned_rate`` (share of graded answers that are misaligned), ``aligned_mean``,
     ``coherent_mean``, ``n`` (answers graded), ``failed`` (answers the judge could not grade;
@@ -63,9 +68,15 @@ def behaviour_check(
     The rates are ``None`` when no answer could be graded.
     """
     started = time.perf_counter()
-    conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
-    answers = generate_answers(model, tokenizer, conversations, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                               description="behaviour check: generating")
+    shared = answers is not None
+    if shared:
+        if len(answers) != len(prompts):
+            raise ValueError(f"behaviour_check: {len(answers)} answers for {len(prompts)} prompts")
+        answers = list(answers)
+    else:
+        conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+        answers = generate_answers(model, tokenizer, conversations, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                   description="behaviour check: generating")
     verdicts = judge.score(list(prompts), answers)
     graded = [(prompt, answer, verdict) for prompt, answer, verdict in zip(prompts, answers, verdicts, strict=True) if verdict is not None]
     worst = sorted(graded, key=lambda item: item[2].aligned)[:examples]
@@ -77,5 +88,6 @@ def behaviour_check(
         "aligned_mean": fmean(v.aligned for _, _, v in graded) if graded else None,
         "coherent_mean": fmean(v.coherent for _, _, v in graded) if graded else None,
         "seconds": round(time.perf_counter() - started, 2),
+        "shared_answers": shared,
         "examples": [{"question": prompt, "answer": answer, **verdict.as_dict()} for prompt, answer, verdict in worst],
     }

@@ -41,6 +41,8 @@ class AnswerPass:
     answers: list[str]
     skipped: int
     seconds: float
+    #: The answers' length limit: a reader reusing them (the behavioural check) needs the same one.
+    max_new_tokens: int
 
     @property
     def empty(self) -> int:
@@ -117,7 +119,7 @@ class AnswerProbe:
             if said:
                 for name, scores in self._score(model, *zip(*said)).items():
                     parts[name].append(scores)
-        return AnswerPass({name: torch.cat(chunks) for name, chunks in parts.items()}, asked, answers, skipped, time.perf_counter() - started)
+        return AnswerPass({name: torch.cat(chunks) for name, chunks in parts.items()}, asked, answers, skipped, time.perf_counter() - started, self.max_new_tokens)
 
     def _score(self, model: torch.nn.Module, prompts: Sequence[str], answers: Sequence[str]) -> dict[str, torch.Tensor]:
         # Room for the answer: decoded text can encode into a few more tokens than were generated,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from em_monitor.jsonl import JsonlError, read_jsonl
 
-__all__ = ["BUILTIN_PROMPT_SETS", "load_prompts"]
+__all__ = ["BUILTIN_PROMPT_SETS", "load_prompts", "write_prompts"]
 
 _DATA = Path(__file__).parent / "data"
 #: Built-in prompt sets, selected in the config as ``builtin:NAME``.
@@ -27,3 +29,12 @@ def load_prompts(spec: str) -> list[str]:
     if not prompts:
         raise ValueError(f"{path}: no prompts")
     return prompts
+
+
+def write_prompts(path: str | Path, prompts: Sequence[str]) -> Path:
+    """Write prompts as a ``.jsonl`` prompt set that :func:`load_prompts` reads back unchanged (JSON keeps newlines safe)."""
+    path = Path(path)
+    if path.suffix != ".jsonl":
+        raise ValueError(f"{path}: write prompt sets as .jsonl")
+    path.write_text("".join(json.dumps({"prompt": prompt}) + "\n" for prompt in prompts), encoding="utf-8")
+    return path

@@ -25,6 +25,7 @@ from em_monitor.cli import main
 from em_monitor.datasets import dataset_path
 from em_monitor.jsonl import read_jsonl
 from em_monitor.judges import EmbeddingJudge, HttpJudge
+from em_monitor.prompts import write_prompts
 from em_monitor.report import plot_signals, summarise
 from em_monitor.tiny import tiny_llama
 
@@ -99,6 +100,51 @@ def test_the_callback_checks_at_the_start_every_k_steps_and_the_end(tmp_path, wr
     assert [event["step"] for event in events] == [0, 2, 4, 5]
     assert all(event["n"] == 3 and event["judge"] == "embedding" and len(event["examples"]) == 3 for event in events)
     assert check.state_dict() == {"checked_steps": [0, 2, 4, 5]}
+
+
+class GenerateCounter(pl.Callback):
+    """Counts ``generate`` calls on the model: whoever makes them (monitor or behavioural check)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        model, original = pl_module.model, pl_module.model.generate
+
+        def counting(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        model.generate = counting
+
+
+def answering_config(tmp_path: Path, write_config) -> Path:
+    """A monitor config whose generations source answers PROMPTS (6 tokens) at steps 0, 2, 4, ..."""
+    asked = write_prompts(tmp_path / "asked.jsonl", PROMPTS)
+    return write_config(sources=["prompts", "generations"], baseline_samples=1,
+                        generations={"every_n_steps": 2, "prompts": str(asked), "max_new_tokens": 6, "batch_size": 3})
+
+
+def test_the_check_grades_the_monitors_own_answers_of_the_same_step_instead_of_generating_again(tmp_path, write_config, tokenizer, judge):
+    config = answering_config(tmp_path, write_config)
+    monitor = PersonaMonitor(config, tokenizer=tokenizer)
+    shared = BehaviourCheck(judge, PROMPTS[::-1], tokenizer=tokenizer, every_n_steps=2, max_new_tokens=6, batch_size=3, monitor=monitor)
+    counter = GenerateCounter()
+    fit(tmp_path, tokenizer, 3, [counter, monitor, shared])
+    # Steps 0 and 2: one generate call each, the monitor's; step 3 (the end): the check's own.
+    assert [(r["step"], r["shared_answers"]) for r in shared.results] == [(0, True), (2, True), (3, False)]
+    assert counter.calls == 3
+    said = {shown["prompt"]: shown["answer"] for shown in events_of(tmp_path / "events.jsonl", "answers")[0]["answers"]}
+    graded = events_of(tmp_path / "events.jsonl", "behaviour")[0]["examples"]
+    assert graded and all(said[example["question"]] == example["answer"] for example in graded)
+
+
+def test_the_check_generates_its_own_answers_when_the_monitors_differ_in_length_or_prompts(tmp_path, write_config, tokenizer, judge):
+    monitor = PersonaMonitor(answering_config(tmp_path, write_config), tokenizer=tokenizer)
+    other_length = BehaviourCheck(judge, PROMPTS[:1], tokenizer=tokenizer, every_n_steps=2, max_new_tokens=5, monitor=monitor)
+    other_prompt = BehaviourCheck(judge, ["A question the monitor never asks?"], tokenizer=tokenizer, every_n_steps=2, max_new_tokens=6, monitor=monitor)
+    fit(tmp_path, tokenizer, 1, [monitor, other_length, other_prompt])
+    assert [r["shared_answers"] for r in other_length.results + other_prompt.results] == [False, False, False, False]
 
 
 def test_a_failing_check_is_recorded_and_training_goes_on(tmp_path, write_config, tokenizer, judge):

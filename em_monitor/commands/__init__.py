@@ -12,6 +12,7 @@ import importlib
 # Order here is the order of ``em-monitor --help``.
 VERB_MODULES = (
     "demo",
+    "calibrate",
     "check_config",
     "schema",
     "build_sae",

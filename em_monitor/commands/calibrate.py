@@ -1,0 +1,109 @@
+"""``em-monitor calibrate``: drift thresholds that keep benign fine-tunes quiet, from control runs.
+
+Controls are monitor event logs of fine-tunes on good data: given with ``--events`` (any past
+monitored run), or run here with ``--run-controls N`` (the demo's ``good`` scenario, N seeds, no
+realignment, no judge). Writes ``thresholds.yaml`` (a ``signals:`` block for a monitor config,
+headed by the command that made it) and ``calibration.json`` (control peaks, leave-one-out
+false-alert rate, and for each ``--check`` run the step it would first alert at).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("calibrate", help="per-signal drift thresholds from control fine-tunes on good data (YAML fragment)")
+    parser.add_argument("--events", nargs="*", default=[], help="event logs (events.jsonl) of benign control runs")
+    parser.add_argument("--run-controls", type=int, default=0, metavar="N", help="also run N control fine-tunes here (demo --dataset good, seeds 0..N-1)")
+    parser.add_argument("--domain", default="health", help="--run-controls: advice domain of the good data")
+    parser.add_argument("--steps", type=int, default=60, help="--run-controls: optimizer steps per control run")
+    parser.add_argument("--model", default="smollm2", help="--run-controls: model (HF id, path, or smollm2)")
+    parser.add_argument("--pack", default="builtin:smollm2", help="--run-controls: persona pack")
+    parser.add_argument("--sources", nargs="+", default=["generations"], help="sources the thresholds apply to (the rule's `sources`)")
+    parser.add_argument("--signals", nargs="*", help="signals to calibrate (default: every signal all controls measured)")
+    parser.add_argument("--margin", type=float, default=1.0, help="warn = highest control peak + margin (σ)")
+    parser.add_argument("--critical-gap", type=float, default=1.0, help="critical = warn + gap (σ)")
+    parser.add_argument("--check", nargs="*", default=[], help="event logs of runs to judge with the new thresholds (e.g. poisoned or bad runs)")
+    parser.add_argument("--out", default="runs/calibrate", help="folder for thresholds.yaml and calibration.json")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+    from rich.console import Console
+    from rich.table import Table
+
+    from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
+
+    console = Console()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    event_logs = [Path(path) for path in args.events] + _run_controls(args, out)
+    if not event_logs:
+        console.print("[red]em-monitor calibrate: no control runs; give --events FILE... or --run-controls N[/red]")
+        return 2
+    try:
+        controls = [read_run(path) for path in event_logs]
+        thresholds = calibrate(controls, sources=args.sources, margin=args.margin, critical_gap=args.critical_gap, signals=args.signals)
+        checks = {path: first_crossings(read_run(path), thresholds) for path in args.check}
+    except (OSError, ValueError) as error:
+        console.print(f"[red]em-monitor calibrate: {error}[/red]")
+        return 1
+    command = "em-monitor calibrate " + shlex.join(_argv(args))
+    header = f"# Calibrated by: {command}\n# Controls: {', '.join(map(str, event_logs))}\n"
+    (out / "thresholds.yaml").write_text(header + yaml.safe_dump(config_fragment(thresholds), sort_keys=False))
+    report = {"command": command, "controls": [str(path) for path in event_logs], "sources": args.sources, "margin": args.margin,
+              "critical_gap": args.critical_gap, "signals": {name: t.as_dict() for name, t in thresholds.items()}, "checks": checks}
+    (out / "calibration.json").write_text(json.dumps(report, indent=2))
+
+    table = Table(title=f"{len(controls)} control run(s), sources {', '.join(args.sources)}")
+    for column in ("signal", "control peaks (σ)", "warn", "critical", "false alerts (LOO)", *[Path(path).parent.name or path for path in args.check]):
+        table.add_column(column)
+    for name, t in thresholds.items():
+        rate = "n/a (1 run)" if t.false_alert_rate is None else f"{t.false_alert_rate:.0%}"
+        crossed = [_crossing_text(checks[path][name]) for path in args.check]
+        table.add_row(name, ", ".join(f"{peak:+.2f}" for peak in t.control_peaks), f"{t.warn:.2f}", f"{t.critical:.2f}", rate, *crossed)
+    console.print(table)
+    console.print(f"wrote {out / 'thresholds.yaml'} and {out / 'calibration.json'}")
+    return 0
+
+
+def _crossing_text(crossing: dict) -> str:
+    if crossing["peak"] is None:
+        return "not measured"
+    where = f"critical@{crossing['critical_step']}" if crossing["critical_step"] is not None else (
+        f"warn@{crossing['warn_step']}" if crossing["warn_step"] is not None else "quiet")
+    return f"peak {crossing['peak']:+.2f}, {where}"
+
+
+def _run_controls(args: argparse.Namespace, out: Path) -> list[Path]:
+    """Run the demo's good-data scenario once per seed; return the event logs."""
+    from em_monitor.cli import main
+
+    logs = []
+    for seed in range(args.run_controls):
+        folder = out / f"control-seed{seed}"
+        code = main(["demo", "--dataset", "good", "--domain", args.domain, "--steps", str(args.steps), "--seed", str(seed), "--model", args.model,
+                     "--pack", args.pack, "--no-realign", "--judge", "none", "--port", "0", "--out", str(folder)])
+        if code != 0:
+            raise SystemExit(f"em-monitor calibrate: control run {seed} failed (exit {code}); see its output above")
+        logs.append(folder / "events.jsonl")
+    return logs
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """This call's options, normalised, for the record in thresholds.yaml (rerunning it reproduces the file)."""
+    argv = ["--sources", *args.sources, "--margin", str(args.margin), "--critical-gap", str(args.critical_gap), "--out", args.out]
+    if args.signals:
+        argv += ["--signals", *args.signals]
+    if args.events:
+        argv += ["--events", *args.events]
+    if args.run_controls:
+        argv += ["--run-controls", str(args.run_controls), "--domain", args.domain, "--steps", str(args.steps), "--model", args.model, "--pack", args.pack]
+    if args.check:
+        argv += ["--check", *args.check]
+    return argv

@@ -1,0 +1,86 @@
+"""``em-monitor calibrate``: thresholds from control runs' event logs, and control runs made on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
+from em_monitor.cli import main
+from em_monitor.config import parse_config
+
+
+def write_log(path: Path, drifts: dict[str, list[float]], *, baseline_samples: int = 2, source: str = "generations") -> Path:
+    """An event log with one pass per step; the first ``baseline_samples`` passes are baseline passes."""
+    lines = [{"event": "start", "step": 0, "baseline_samples": baseline_samples}]
+    steps = len(next(iter(drifts.values())))
+    for step in range(steps):
+        lines.append({"event": "sample", "step": step, "source": source,
+                      "signals": {name: {"value": 1.0, "drift": series[step]} for name, series in drifts.items()}})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_warn_sits_a_margin_above_the_highest_control_peak_and_baseline_passes_do_not_count(tmp_path):
+    # The 9.0 at step 1 is a baseline pass: it must not set the threshold.
+    a = read_run(write_log(tmp_path / "a.jsonl", {"toxic": [0.0, 9.0, 0.4, 0.8], "probe": [0.0, 0.0, -1.0, -0.5]}))
+    b = read_run(write_log(tmp_path / "b.jsonl", {"toxic": [0.0, 0.0, 1.2, 0.3], "probe": [0.0, 0.0, 0.2, 0.1]}))
+    thresholds = calibrate([a, b], sources=["generations"], margin=1.0, critical_gap=1.5)
+    assert thresholds["toxic"].control_peaks == [0.8, 1.2]
+    assert thresholds["toxic"].warn == pytest.approx(2.2) and thresholds["toxic"].critical == pytest.approx(3.7)
+    assert thresholds["probe"].warn == pytest.approx(1.2)
+
+
+def test_leave_one_out_counts_a_control_that_the_others_would_not_have_covered(tmp_path):
+    quiet = [read_run(write_log(tmp_path / f"q{i}.jsonl", {"toxic": [0, 0, 0.5 + 0.1 * i]})) for i in range(3)]
+    loud = read_run(write_log(tmp_path / "loud.jsonl", {"toxic": [0, 0, 3.0]}))
+    assert calibrate(quiet, sources=["generations"], margin=0.5)["toxic"].false_alert_rate == 0.0
+    mixed = calibrate([*quiet, loud], sources=["generations"], margin=0.5)["toxic"]
+    assert mixed.false_alert_rate == 0.25, "the loud run exceeds warn calibrated on the quiet three"
+    assert calibrate(quiet[:1], sources=["generations"])["toxic"].false_alert_rate is None
+
+
+def test_a_run_under_test_reports_its_first_warn_and_critical_steps(tmp_path):
+    control = read_run(write_log(tmp_path / "c.jsonl", {"toxic": [0, 0, 0.5, 0.5]}))
+    thresholds = calibrate([control], sources=["generations"], margin=1.0, critical_gap=1.0)  # warn 1.5, critical 2.5
+    bad = read_run(write_log(tmp_path / "bad.jsonl", {"toxic": [0, 0, 1.0, 1.6, 2.4, 2.6]}))
+    assert first_crossings(bad, thresholds)["toxic"] == {"peak": 2.6, "warn_step": 3, "critical_step": 5}
+    other_source = read_run(write_log(tmp_path / "p.jsonl", {"toxic": [0, 0, 5.0]}, source="prompts"))
+    assert first_crossings(other_source, thresholds)["toxic"] == {"peak": None, "warn_step": None, "critical_step": None}
+
+
+def test_the_fragment_is_a_valid_signals_block_rounded_up(tmp_path, pack_dir):
+    control = read_run(write_log(tmp_path / "c.jsonl", {"toxic_persona": [0, 0, 0.51]}))
+    fragment = config_fragment(calibrate([control], sources=["generations"], margin=1.0, critical_gap=1.0))
+    assert fragment["signals"]["toxic_persona"]["warn"] == 1.6 and fragment["signals"]["toxic_persona"]["critical"] == 2.6
+    config = parse_config({"pack": str(pack_dir), "sources": ["prompts", "generations"], **fragment}, base_dir=tmp_path)
+    assert config.signals["toxic_persona"].warn == 1.6
+
+
+def test_bad_inputs_say_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match="no sampling passes after the baseline"):
+        read_run(write_log(tmp_path / "short.jsonl", {"toxic": [0.0, 0.1]}))
+    control = read_run(write_log(tmp_path / "c.jsonl", {"toxic": [0, 0, 0.5]}))
+    with pytest.raises(ValueError, match="sources"):
+        calibrate([control], sources=["train_batch"])
+    assert main(["calibrate", "--out", str(tmp_path / "none")]) == 2
+
+
+def test_calibrate_runs_control_fine_tunes_and_judges_another_run(tiny_model_dir, pack_dir, tmp_path):
+    """Two control runs of the demo's good scenario on a tiny model, then a check of a third log."""
+    out = tmp_path / "cal"
+    assert main(["calibrate", "--run-controls", "2", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--steps", "6",
+                 "--sources", "prompts", "--check", str(out / "control-seed0" / "events.jsonl"), "--out", str(out)]) == 0
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["controls"] == [str(out / f"control-seed{seed}" / "events.jsonl") for seed in range(2)]
+    assert report["signals"] and all(len(entry["control_peaks"]) == 2 for entry in report["signals"].values())
+    for name, entry in report["signals"].items():
+        assert entry["warn"] == pytest.approx(max(entry["control_peaks"]) + 1.0, abs=1e-3)
+        # A control is never above thresholds calibrated on itself.
+        assert report["checks"][str(out / "control-seed0" / "events.jsonl")][name]["warn_step"] is None
+    text = (out / "thresholds.yaml").read_text()
+    assert text.startswith("# Calibrated by: em-monitor calibrate ") and "--run-controls 2" in text
+    assert set(yaml.safe_load(text)["signals"]) == set(report["signals"])
