@@ -115,6 +115,43 @@ class LoopTimer(pl.Callback):
         self.seconds = time.perf_counter() - self.started
 
 
+class StepTimer(pl.Callback):
+    """Wall time of every training step, from one batch start to the next, all callbacks included.
+
+    It goes first in the callback list, so a step's interval holds the monitor's work at that
+    step (its prompt pass runs in ``on_train_batch_start``, the scoring in ``on_train_batch_end``).
+    Comparing the steps where the monitor sampled with the steps where it did not, *within one
+    fit*, measures its cost free of the fit-to-fit swings of a shared machine.
+    """
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.starts.append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.end = time.perf_counter()
+
+    def intervals(self) -> list[float]:
+        return [after - before for before, after in zip(self.starts, [*self.starts[1:], self.end])]
+
+
+def within_run_ratio(intervals: list[float], sampled: set[int], every_n_steps: int) -> float | None:
+    """Steady-state cost at the default cadence from one fit's step times: one sampled step per
+    ``every_n_steps``, the extra time of a sampled step (median) over the plain step (median).
+
+    Step 0 is left out of both groups: it also pays the optimizer's and allocator's first-step costs.
+    """
+    plain = [seconds for step, seconds in enumerate(intervals) if step and step not in sampled]
+    busy = [seconds for step, seconds in enumerate(intervals) if step and step in sampled]
+    if not plain or not busy:
+        return None
+    plain_step = statistics.median(plain)
+    return 1 + (statistics.median(busy) - plain_step) / every_n_steps / plain_step
+
+
 def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args: argparse.Namespace, workdir: Path) -> dict:
     from torch.utils.data import DataLoader
 
@@ -131,8 +168,8 @@ def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args:
         monitor = PersonaMonitor(parse_config(monitor_config(config, pack, args, workdir), base_dir=workdir), tokenizer=tokenizer)
         callbacks.append(monitor)
     loader = DataLoader(synthetic_chats(args.steps * args.batch_size), batch_size=args.batch_size, collate_fn=ChatCollator(tokenizer, max_length=args.max_length))
-    loop_timer = LoopTimer()
-    callbacks.append(loop_timer)
+    loop_timer, step_timer = LoopTimer(), StepTimer()
+    callbacks = [step_timer, *callbacks, loop_timer]
     trainer = pl.Trainer(
         max_steps=args.steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=workdir, callbacks=callbacks,
@@ -141,8 +178,11 @@ def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args:
     started = time.perf_counter()
     trainer.fit(module, loader)
     seconds = time.perf_counter() - started
-    result = {"seconds": seconds, "loop_seconds": loop_timer.seconds}
+    intervals = step_timer.intervals()
+    result = {"seconds": seconds, "loop_seconds": loop_timer.seconds, "median_step_seconds": statistics.median(intervals[1:] or intervals)}
     if monitor is not None:
+        sampled = {step for step in range(args.steps) if monitor.monitor.is_sampling_step(step)}
+        result["within_run_ratio"] = within_run_ratio(intervals, sampled, args.every_n_steps) if config == "default" else None
         registry = monitor.monitor.metrics.registry
         for source in monitor.monitor.config.sources:
             labels = {"run": monitor.monitor.config.run, "source": source}
@@ -208,6 +248,10 @@ def main(argv: list[str] | None = None) -> dict:
         "train_batch_pass_seconds": train_batch_pass,
         # Long-run cost at the default cadence, from the parts measured above: one prompt pass per
         # `every_n_steps` steps plus one training-batch scoring, over the plain step time.
+        # Measured inside each fit (sampled vs plain steps; see StepTimer), median over repeats.
+        "within_run_overhead_ratio": _median_of(runs["default"], "within_run_ratio"),
+        # Median step time per configuration: with train-batch scoring every step, its cost shows here.
+        "median_step_seconds": {config: _median_of(runs[config], "median_step_seconds") for config in configs},
         "steady_state_overhead_ratio": round(1 + ((prompts_pass or 0) + (train_batch_pass or 0)) / args.every_n_steps / step_seconds, 4),
         "monitor_errors": sum(run.get("errors", 0) for config in MONITORED for run in runs[config]),
     }

@@ -5,6 +5,10 @@ function). Usage: ``ddp_planted_shift.py PACK OUT stop=CONFIG rank1=CONFIG``; ea
 what it saw to ``OUT/<scenario>/rank<N>.json``. The scenarios:
 
 * ``stop``: the whole model is pushed along the persona direction until a `stop` fires;
+* ``realign`` / ``realign_fail``: every training answer carries a marker that the module pushes
+  along the persona direction; realignment swaps in benign (unmarked) batches, which the module
+  pulls back (``realign``: it recovers) or leaves alone (``realign_fail``: it fails and the
+  fallback stops). Each rank records the steps it trained on benign batches;
 * ``rank1``: a few samples that only rank 1's shard holds carry the persona direction in their
   input embeddings, so only rank 1 ever sees them; rank 0 must still flag and count them. At
   step 2 rank 1's direction signal raises: rank 0 must count that and go on with its own batch.
@@ -79,6 +83,33 @@ class PlantedSamplesModule(CausalLMModule):
         return self.model(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
 
 
+#: The token that marks a bad training answer in the realign scenarios (benign data lacks it).
+MARK = "~"
+
+
+class MarkedPushModule(CausalLMModule):
+    """Marked rows push block 2's output along the persona direction; with ``pull``, benign rows pull it back.
+
+    Records the steps at which a whole batch was benign: the realignment's swapped-in batches.
+    """
+
+    def __init__(self, model, tokenizer, direction: torch.Tensor, *, pull: bool) -> None:
+        super().__init__(model, tokenizer, lr=3e-2)
+        self.direction = direction / direction.norm()
+        self.mark = tokenizer.convert_tokens_to_ids(MARK)
+        self.pull = pull
+        self.benign_steps: list[int] = []
+
+    def training_step(self, batch, batch_idx):
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"], output_hidden_states=True)
+        projection = (out.hidden_states[3] @ self.direction).mean(dim=1)
+        marked = (batch["input_ids"] == self.mark).any(dim=1)
+        if not marked.any():
+            self.benign_steps.append(self.global_step)
+        push = projection[marked].sum() - (projection[~marked].sum() if self.pull else 0.0)
+        return out.loss - push / len(projection)
+
+
 def _failing_score(self, activations, mask):
     raise RuntimeError("planted scoring failure on rank 1")
 
@@ -108,18 +139,22 @@ def run_scenario(scenario: str, config: str, pack: str, out: Path) -> None:
     tokenizer = tiny_tokenizer()
     rank_one = rank_one_indices()
     planted = {rank_one[step * BATCH_SIZE + index] for step, index in PLANTED_SLOTS} if scenario == "rank1" else set()
+    mark = MARK if scenario.startswith("realign") else ""
     samples = [
-        {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}], "planted": i in planted}
+        {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"{mark}Answer {i}."}], "planted": i in planted}
         for i in range(N_SAMPLES)
     ]
     direction = load_file(Path(pack) / "directions.safetensors")["persona_direction"]
     collator = PlantingCollator(ChatCollator(tokenizer, max_length=48))
-    module = (PersonaPushModule if scenario == "stop" else PlantedSamplesModule)(tiny_llama(), tokenizer, direction)
+    if scenario.startswith("realign"):
+        module = MarkedPushModule(tiny_llama(), tokenizer, direction, pull=scenario == "realign")
+    else:
+        module = (PersonaPushModule if scenario == "stop" else PlantedSamplesModule)(tiny_llama(), tokenizer, direction)
     monitor = PersonaMonitor(config, tokenizer=tokenizer)
     trainer = pl.Trainer(
-        max_steps=40 if scenario == "stop" else 8, accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False,
+        max_steps=8 if scenario == "rank1" else 40, accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=out / scenario,
-        callbacks=[monitor] if scenario == "stop" else [monitor, FailOnRankOne()],
+        callbacks=[monitor, FailOnRankOne()] if scenario == "rank1" else [monitor],
     )
     trainer.fit(module, DataLoader(samples, batch_size=BATCH_SIZE, collate_fn=collator))
     report = {
@@ -127,6 +162,7 @@ def run_scenario(scenario: str, config: str, pack: str, out: Path) -> None:
         "global_step": trainer.global_step,
         "serving": monitor.metrics_url is not None or monitor.monitor.metrics is not None,
         "planted_seen": getattr(module, "planted_seen", []),
+        "benign_steps": getattr(module, "benign_steps", []),
     }
     if monitor.monitor.metrics is not None:
         registry = monitor.monitor.metrics.registry
@@ -135,6 +171,9 @@ def run_scenario(scenario: str, config: str, pack: str, out: Path) -> None:
             sample.labels["stage"]: sample.value
             for metric in registry.collect() if metric.name == "em_monitor_errors"
             for sample in metric.samples if sample.name.endswith("_total") and sample.value
+        }
+        report["realignments"] = {
+            outcome: registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": outcome}) for outcome in ("recovered", "failed")
         }
     (out / scenario).mkdir(parents=True, exist_ok=True)
     (out / scenario / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))
