@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=96)
     parser.add_argument("--every-n-steps", type=int, default=10, help="the monitor's cadence in the `default` configuration")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 1 for the tiny model, whose small matmuls only lose from threading; torch's choice otherwise)")
+    parser.add_argument("--configs", nargs="+", choices=("none", *MONITORED), default=["none", *MONITORED],
+                        help="configurations to run (`default` alone gives within_run_overhead_ratio; ratios across configurations need `none`)")
     parser.add_argument("--quick", action="store_true", help="tiny model, fewer steps: a smoke run of the benchmark itself")
     return parser.parse_args(argv)
 
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(threads)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    configs = ("none", *MONITORED)
+    configs = tuple(args.configs)
     runs: dict[str, list[dict]] = {config: [] for config in configs}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -222,9 +224,9 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"repeat {repeat} {config}: {runs[config][-1]['seconds']:.2f}s", file=sys.stderr, flush=True)
     median = {config: statistics.median(run["seconds"] for run in runs[config]) for config in configs}
     loop_median = {config: statistics.median(run["loop_seconds"] for run in runs[config]) for config in configs}
-    step_seconds = loop_median["none"] / args.steps
-    prompts_pass = _median_of(runs["default"], "prompts_pass_seconds")
-    train_batch_pass = _median_of(runs["train_batch"], "train_batch_pass_seconds")
+    step_seconds = loop_median["none"] / args.steps if "none" in configs else None
+    prompts_pass = _median_of(runs.get("default", []), "prompts_pass_seconds")
+    train_batch_pass = _median_of(runs.get("train_batch", []), "train_batch_pass_seconds")
     report = {
         "benchmark": "overhead",
         "model": model_id,
@@ -238,25 +240,32 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
         "fit_seconds_median": {config: round(value, 3) for config, value in median.items()},
         "fit_seconds_all": {config: [round(run["seconds"], 3) for run in runs[config]] for config in configs},
-        "overhead_ratio": round(median["default"] / median["none"], 4),
-        "overhead_ratio_train_batch_every_step": round(median["train_batch"] / median["none"], 4),
+        "overhead_ratio": _ratio(median, "default"),
+        "overhead_ratio_train_batch_every_step": _ratio(median, "train_batch"),
         "loop_seconds_median": {config: round(value, 3) for config, value in loop_median.items()},
-        "loop_overhead_ratio": round(loop_median["default"] / loop_median["none"], 4),
-        "loop_overhead_ratio_train_batch_every_step": round(loop_median["train_batch"] / loop_median["none"], 4),
-        "step_seconds": round(step_seconds, 4),
+        "loop_overhead_ratio": _ratio(loop_median, "default"),
+        "loop_overhead_ratio_train_batch_every_step": _ratio(loop_median, "train_batch"),
+        "step_seconds": round(step_seconds, 4) if step_seconds else None,
         "prompts_pass_seconds": prompts_pass,
         "train_batch_pass_seconds": train_batch_pass,
         # Long-run cost at the default cadence, from the parts measured above: one prompt pass per
         # `every_n_steps` steps plus one training-batch scoring, over the plain step time.
         # Measured inside each fit (sampled vs plain steps; see StepTimer), median over repeats.
-        "within_run_overhead_ratio": _median_of(runs["default"], "within_run_ratio"),
+        "within_run_overhead_ratio": _median_of(runs.get("default", []), "within_run_ratio"),
         # Median step time per configuration: with train-batch scoring every step, its cost shows here.
         "median_step_seconds": {config: _median_of(runs[config], "median_step_seconds") for config in configs},
-        "steady_state_overhead_ratio": round(1 + ((prompts_pass or 0) + (train_batch_pass or 0)) / args.every_n_steps / step_seconds, 4),
-        "monitor_errors": sum(run.get("errors", 0) for config in MONITORED for run in runs[config]),
+        "steady_state_overhead_ratio": round(1 + ((prompts_pass or 0) + (train_batch_pass or 0)) / args.every_n_steps / step_seconds, 4) if step_seconds else None,
+        "monitor_errors": sum(run.get("errors", 0) for config in MONITORED for run in runs.get(config, [])),
     }
     print(json.dumps(report))
     return report
+
+
+def _ratio(medians: dict[str, float], config: str) -> float | None:
+    """``config``'s median over the unmonitored one; None when either was not run."""
+    if config not in medians or "none" not in medians:
+        return None
+    return round(medians[config] / medians["none"], 4)
 
 
 def _median_of(runs: list[dict], key: str) -> float | None:

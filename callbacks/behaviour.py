@@ -36,8 +36,11 @@ class BehaviourCheck(Callback):
     end of training. Each is written as a ``behaviour`` event to ``monitor``'s event log (when a
     :class:`PersonaMonitor` is given; put it *before* this callback in the list) and sent to the
     trainer's loggers as ``em_monitor/behaviour/misaligned_rate``, ``.../aligned_mean`` and
-    ``.../coherent_mean``. Results are also kept in ``results``. The model is generated from in
-    eval mode under ``no_grad`` and handed back in the mode it was in. A failing check is logged
+    ``.../coherent_mean``. When the monitor's ``generations`` source answered these very prompts
+    at the same step with the same ``max_new_tokens``, the check grades those answers instead of
+    generating them again (``shared_answers`` in the result). Results are also kept in
+    ``results``. The model is generated from in eval mode under ``no_grad`` and handed back in the
+    mode it was in. A failing check is logged
     (and counted by the monitor, stage ``behaviour``), never raised into training.
 
     Generation runs on rank 0 alone, so use it with DDP or one device, not with sharded
