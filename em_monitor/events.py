@@ -39,8 +39,12 @@ class EventLog:
     def __init__(self, path: str | Path, run: str) -> None:
         self.path = Path(path)
         self.run = run
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8")
+        except OSError as error:
+            # At start-up, before any step: a log that cannot be written is a config problem, not a mid-run fault.
+            raise OSError(f"event_log: cannot append to {self.path} ({error.strerror or error}); point event_log at a writable file, or set it to null") from error
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"time": round(time.time(), 3), "run": self.run, "event": event, **fields}

@@ -212,6 +212,17 @@ def test_bad_config_stops_fit_before_the_first_step(tokenizer, write_config, tmp
     assert fit.global_step == 0
 
 
+def test_an_event_log_that_cannot_be_written_stops_fit_before_the_first_step_naming_the_field(tokenizer, write_config, tmp_path):
+    # A folder that is a file: unwritable even for root, who ignores permission bits.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monitor = PersonaMonitor(write_config(event_log=str(blocker / "events.jsonl")), tokenizer=tokenizer)
+    fit = trainer(tmp_path, 4, [monitor])
+    with pytest.raises(OSError, match=r"event_log: cannot append to .*not-a-folder/events.jsonl.*writable file, or set it to null"):
+        fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
+    assert fit.global_step == 0 and monitor.server is None, "nothing trained, no endpoint left behind"
+
+
 def test_pack_for_another_width_fails_at_start(tokenizer, write_config, tmp_path):
     monitor = PersonaMonitor(write_config(), tokenizer=tokenizer)
     fit = trainer(tmp_path, 4, [monitor])

@@ -90,3 +90,36 @@ def test_shipped_schema_is_current():
 def test_cli_entry_point_runs_as_a_console_script(write_config):
     result = subprocess.run([sys.executable, "-m", "em_monitor.cli", "check-config", str(write_config(colour=1))], capture_output=True, text=True)
     assert result.returncode == 1 and "colour" in result.stderr
+
+
+# --- fuzzing: whatever the file holds, the answer is a ConfigError naming where, never a traceback ---
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = st.sampled_from(["run", "pack", "every_n_steps", "signals", "toxic_persona", "warn", "critical", "measure", "sources",
+                         "actions", "on_critical", "realign", "samples", "prometheus", "port", "generations", "max_prompts", "zz"])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.text(max_size=12))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=12)
+
+
+def _only_config_errors(path) -> None:
+    try:
+        load_config(path)
+    except ConfigError as error:
+        assert error.problems and all(where and message for where, message in error.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("abc: -[]{}\n\t'\"#&*!|>%@`,?0.9")), max_size=80))
+def test_fuzzed_yaml_text_gives_a_config_error_never_a_traceback(tmp_path, text):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text)
+    _only_config_errors(path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_fuzzed_config_structures_give_a_config_error_naming_the_field(tmp_path, pack_dir, raw):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(yaml.safe_dump({"pack": str(pack_dir), **raw}))
+    _only_config_errors(path)
