@@ -19,7 +19,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from em_monitor.capture import capture_residual, hidden_size
 from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
-from em_monitor.drift import RunningStats
+from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.events import EventLog
 from em_monitor.endpoint import tls_context
 from em_monitor.export import MetricsServer, MonitorMetrics
@@ -166,7 +166,8 @@ class PersonaMonitor(Callback):
             metrics = MonitorMetrics(settings.run, settings.sources, signals.kinds)
             events = EventLog(settings.event_log, settings.run) if settings.event_log else None
             self._start_export(metrics)
-        self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines())
+        self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines(),
+                               std_floors={key: STD_FLOOR_SHARE * spread for key, spread in pack.reference_spreads().items()})
         self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources),
                            baseline_samples=settings.baseline_samples)
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:

@@ -15,11 +15,16 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["RunningStats", "drift", "finite_values"]
+__all__ = ["STD_FLOOR_SHARE", "RunningStats", "drift", "finite_values"]
 
 #: Floor on the baseline std, relative to the baseline mean's magnitude, so a constant signal
 #: (e.g. a dead latent) produces large-but-finite drift instead of a division by zero.
 _RELATIVE_STD_FLOOR = 1e-6
+
+#: Share of the pack's reference spread below which a run's baseline std is not trusted (drift
+#: divides by this floor instead). A quarter: a run baseline may be legitimately narrower than
+#: the pack's broad reference set (a few fixed prompts), but a 0 std on a sparse latent is not.
+STD_FLOOR_SHARE = 0.25
 
 
 @dataclass
@@ -62,10 +67,16 @@ class RunningStats:
         return cls(count=count, mean=mean, m2=std * std * max(count - 1, 0))
 
 
-def drift(value: float | torch.Tensor, baseline: RunningStats) -> float | torch.Tensor:
-    """``value`` (a float, or a tensor of per-sample scores) relative to the baseline, in baseline stds."""
+def drift(value: float | torch.Tensor, baseline: RunningStats, min_std: float = 0.0) -> float | torch.Tensor:
+    """``value`` (a float, or a tensor of per-sample scores) relative to the baseline, in baseline stds.
+
+    ``min_std`` floors the baseline's spread. Why: a sparse SAE latent can be exactly 0 on every
+    baseline sample (a few training answers, no persona), so its measured std is 0 and the first
+    answer that fires reads as thousands of σ. The monitor floors it at a share of the spread the
+    pack recorded for that signal on a reference set (see ``Monitor``).
+    """
     floor = _RELATIVE_STD_FLOOR * max(1.0, abs(baseline.mean))
-    return (value - baseline.mean) / max(baseline.std, floor)
+    return (value - baseline.mean) / max(baseline.std, min_std, floor)
 
 
 def finite_values(scores: torch.Tensor) -> torch.Tensor:

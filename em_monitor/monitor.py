@@ -95,9 +95,12 @@ class Monitor:
         metrics: MonitorMetrics | None,
         events: EventLog | None,
         stored_baselines: Mapping[str, Mapping[str, RunningStats]] | None = None,
+        std_floors: Mapping[tuple[str, str], float] | None = None,
     ) -> None:
         check_signal_names(config, list(signal_kinds))
         self.config = config
+        #: (signal, source) → the smallest baseline std drift divides by (see :func:`drift`).
+        self.std_floors = dict(std_floors or {})
         self.signal_kinds = dict(signal_kinds)
         self.metrics = metrics
         self.events = events
@@ -142,14 +145,20 @@ class Monitor:
                 self.baselines.setdefault(key, RunningStats()).update(finite)
             else:
                 self.compared[key] = self.compared.get(key, 0) + 1
-            current_drift = drift(value, self.baselines[key])
+            current_drift = drift(value, self.baselines[key], self.std_floors.get(key, 0.0))
             self.latest[key] = (value, current_drift)
             summary[signal] = {"value": value, "drift": current_drift}
             if self.metrics:
                 self.metrics.set_signal(signal, source, value=value, drift=current_drift)
         if self.passes[source] >= self.config.baseline_samples:
             # A signal that has not scored a single finite sample yet (all answers empty, say) keeps collecting.
-            self.frozen.update((signal, source) for signal in scores if (signal, source) in self.baselines)
+            freezing = [(signal, source) for signal in scores if (signal, source) in self.baselines and (signal, source) not in self.frozen]
+            self.frozen.update(freezing)
+            for key in freezing:
+                # What every later drift of this series divides by, for anyone auditing an alert from the log.
+                stats = self.baselines[key]
+                self._event("baseline", step=step, signal=key[0], source=key[1], mean=stats.mean, std=stats.std, count=stats.count,
+                            std_floor=self.std_floors.get(key, 0.0))
         if self.metrics:
             self.metrics.set_step(step)
             self.metrics.observe_pass(source, seconds)
@@ -185,7 +194,7 @@ class Monitor:
             if threshold is None or signal not in scores or self.in_baseline(*key):
                 continue
             per_sample = scores[signal].detach().float().cpu()
-            measure = per_sample if rule.measure == "value" else drift(per_sample, self.baselines[key])
+            measure = per_sample if rule.measure == "value" else drift(per_sample, self.baselines[key], self.std_floors.get(key, 0.0))
             indices = [int(i) for i in torch.nonzero(torch.nan_to_num(measure, nan=float("-inf")) >= threshold).flatten()]
             if not indices:
                 continue

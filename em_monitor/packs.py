@@ -109,6 +109,10 @@ def hook_point_for(layer: int) -> str:
     return f"blocks.{layer}.output"
 
 
+#: Which of a pack's recorded baseline sets stands for the inputs of each monitor source.
+REFERENCE_SETS: dict[str, str] = {"prompts": "prompts", "train_batch": "responses", "generations": "responses"}
+
+
 @dataclass
 class PersonaPack:
     """A loaded ``pack.yaml`` and the directory it lives in; tensors load in :meth:`build_signals`.
@@ -135,6 +139,19 @@ class PersonaPack:
                 f"model being trained has hidden_size={d_model}; a pack only fits models of its own width: "
                 f"{_REBUILD_HINT} for this model"
             )
+
+    def reference_spreads(self) -> dict[tuple[str, str], float]:
+        """(signal, monitor source) → the per-sample std the pack recorded on inputs like that source's.
+
+        Probe prompts compare with the pack's prompt set; training answers and the model's own
+        answers with its reference answers. Signals without recorded stats are left out.
+        """
+        spreads: dict[tuple[str, str], float] = {}
+        for spec in self.spec.signals:
+            for source, reference in REFERENCE_SETS.items():
+                if (stats := spec.baseline.get(reference)) is not None:
+                    spreads[(spec.name, source)] = stats.std
+        return spreads
 
     def build_signals(self) -> SignalSet:
         """Load every signal's tensors, checking shapes against the pack's ``d_model``."""

@@ -51,3 +51,12 @@ def test_non_finite_measure_keeps_the_level():
 
 def test_doctests():
     assert doctest.testmod(em_monitor.levels).failed == 0
+
+
+def test_a_floor_keeps_an_all_zero_baseline_from_reading_a_single_firing_as_thousands_of_sigma():
+    silent = RunningStats()
+    silent.update(torch.zeros(16))  # a sparse latent that never fired on the baseline answers
+    assert drift(0.5, silent) > 1e5, "without a floor the first firing is off the scale"
+    assert np.isclose(drift(0.5, silent, min_std=0.25), 2.0)
+    spread = RunningStats.from_mean_std(1.0, 2.0, count=50)
+    assert np.isclose(drift(3.0, spread, min_std=0.25), 1.0), "a floor below the measured std changes nothing"

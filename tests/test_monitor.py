@@ -181,3 +181,16 @@ def test_prompt_probe_batches_by_length_but_scores_in_prompt_order(llama, tokeni
         alone = PromptProbe(tokenizer, [prompt], layer=pack.layer, signals=signals, batch_size=1).score(llama)
         for name in signals.names:
             torch.testing.assert_close(batched[name][index], alone[name][0], rtol=1e-4, atol=1e-4)
+
+
+def test_std_floors_bound_the_drift_of_a_signal_silent_through_the_baseline(pack_dir, tmp_path):
+    floors = {("toxic_persona", "train_batch"): 0.5}
+    monitor = Monitor(parse_config({"pack": str(pack_dir), "baseline_samples": 2}, base_dir=tmp_path),
+                      {"toxic_persona": "sae_latent", "persona_probe": "probe"}, metrics=None,
+                      events=EventLog(tmp_path / "events.jsonl", "unit"), std_floors=floors)
+    for step in range(2):
+        monitor.observe(step, "train_batch", {"toxic_persona": torch.zeros(8)})
+    monitor.observe(5, "train_batch", {"toxic_persona": torch.tensor([4.0, 0, 0, 0, 0, 0, 0, 0])})
+    assert monitor.latest[("toxic_persona", "train_batch")] == (0.5, 1.0)
+    frozen = [e for e in events(tmp_path) if e["event"] == "baseline"]
+    assert [(e["step"], e["signal"], e["source"], e["std"], e["std_floor"], e["count"]) for e in frozen] == [(1, "toxic_persona", "train_batch", 0.0, 0.5, 16)]

@@ -7,7 +7,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from em_monitor.packs import PackError, load_pack
+from em_monitor.packs import BUILTIN_PACKS, PackError, load_pack
 from em_monitor.tiny import random_pack
 
 
@@ -81,3 +81,9 @@ def test_latent_beyond_the_sae(pack):
 def test_no_pickle_files_in_a_pack(pack):
     suffixes = {path.suffix for path in pack.rglob("*") if path.is_file()}
     assert suffixes <= {".yaml", ".json", ".safetensors"}
+
+
+def test_the_shipped_pack_gives_reference_spreads_for_every_source():
+    spreads = load_pack(BUILTIN_PACKS["smollm2"]).reference_spreads()
+    assert spreads[("toxic_persona", "prompts")] != spreads[("toxic_persona", "train_batch")] == spreads[("toxic_persona", "generations")] > 0
+    assert {source for _, source in spreads} == {"prompts", "train_batch", "generations"}
