@@ -72,7 +72,9 @@ class SignalRule(_Strict):
     hysteresis: float = Field(0.0, ge=0, description="A level clears only once the measure falls below threshold minus this.")
     min_samples: int = Field(1, ge=1, description="Sampling passes compared with a finished baseline before this signal may alert.")
     sources: list[Source] | None = Field(None, description="Sources whose drift sets the level (max over them); null = every enabled source.")
-    flag: float | None = Field(None, description="Per-sample threshold (same measure as `measure`) for flagging training samples; null = `critical` when the rule's sources include train_batch.")
+    flag: float | None = Field(None, description="Per-sample threshold for flagging training samples; null = `critical` when the rule's sources include train_batch.")
+    flag_measure: Literal["value", "drift"] | None = Field(
+        None, description="What `flag` is compared with; null = `measure`. `value` suits data checks: a probe's probability means the same on any baseline, while a training-batch baseline may already hold the poison.")
 
     @model_validator(mode="after")
     def _warn_below_critical(self) -> SignalRule:

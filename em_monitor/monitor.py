@@ -194,7 +194,8 @@ class Monitor:
             if threshold is None or signal not in scores or self.in_baseline(*key):
                 continue
             per_sample = scores[signal].detach().float().cpu()
-            measure = per_sample if rule.measure == "value" else drift(per_sample, self.baselines[key], self.std_floors.get(key, 0.0))
+            flag_measure = rule.flag_measure or rule.measure
+            measure = per_sample if flag_measure == "value" else drift(per_sample, self.baselines[key], self.std_floors.get(key, 0.0))
             indices = [int(i) for i in torch.nonzero(torch.nan_to_num(measure, nan=float("-inf")) >= threshold).flatten()]
             if not indices:
                 continue
@@ -203,7 +204,7 @@ class Monitor:
                 self.metrics.count_flagged(signal, len(indices))
             for index in indices:
                 where = {"batch_index": index} if origins is None else {"rank": origins[index][0], "batch_index": origins[index][1]}
-                self._event("flagged", step=step, signal=signal, **where, score=float(per_sample[index]), measure=rule.measure, observed=float(measure[index]))
+                self._event("flagged", step=step, signal=signal, **where, score=float(per_sample[index]), measure=flag_measure, observed=float(measure[index]))
         return flagged
 
     def actions_for(self, changes: list[LevelChange]) -> list[str]:

@@ -194,3 +194,13 @@ def test_std_floors_bound_the_drift_of_a_signal_silent_through_the_baseline(pack
     assert monitor.latest[("toxic_persona", "train_batch")] == (0.5, 1.0)
     frozen = [e for e in events(tmp_path) if e["event"] == "baseline"]
     assert [(e["step"], e["signal"], e["source"], e["std"], e["std_floor"], e["count"]) for e in frozen] == [(1, "toxic_persona", "train_batch", 0.0, 0.5, 16)]
+
+
+def test_flag_measure_value_flags_on_the_raw_score_while_the_level_follows_drift(pack_dir, tmp_path):
+    # The training batches' baseline already holds poison (mean 0.6, wide spread): a drift flag of 0.9 would miss p = 0.95.
+    rule = {"measure": "drift", "warn": 1.0, "critical": 2.0, "flag": 0.9}
+    for flag_measure, expected in ((None, {}), ("value", {"persona_probe": [1]})):
+        monitor = make_monitor(pack_dir, tmp_path, signals={"persona_probe": {**rule, "flag_measure": flag_measure}})
+        for step in range(2):
+            monitor.observe(step, "train_batch", {"persona_probe": torch.tensor([0.05, 0.99, 0.1, 0.97, 0.9, 0.2, 0.98, 0.6])})
+        assert monitor.flag_samples(5, {"persona_probe": torch.tensor([0.1, 0.95, 0.2, 0.3])}) == expected

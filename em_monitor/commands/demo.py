@@ -22,7 +22,8 @@ from pathlib import Path
 #: FINDINGS.md). Written by `em-monitor calibrate` from control runs on good data; the command
 #: is in the file's header and docs/thresholds.md has the figures behind it.
 DEMO_THRESHOLDS = Path(__file__).resolve().parents[1] / "data" / "demo_thresholds.yaml"
-#: Data, not model state: flag single training answers whose probe probability reaches this.
+#: Data, not model state: flag single training answers whose probe probability reaches this (on the
+#: raw value: the training batches' own baseline already holds poisoned answers, so drift would hide them).
 PROBE_FLAG = 0.9
 
 #: The evaluation prompts of this run (in ``--out``): the monitor's generations source answers
@@ -93,7 +94,7 @@ def demo_signals(signal_names: list[str]) -> dict:
     import yaml
 
     rules = yaml.safe_load(DEMO_THRESHOLDS.read_text(encoding="utf-8"))["signals"]
-    rules.setdefault("persona_probe", {"measure": "value", "sources": ["train_batch"]})["flag"] = PROBE_FLAG
+    rules.setdefault("persona_probe", {"measure": "value", "sources": ["train_batch"]}).update(flag=PROBE_FLAG, flag_measure="value")
     return {name: rule for name, rule in rules.items() if name in signal_names}
 
 
