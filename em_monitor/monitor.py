@@ -135,6 +135,7 @@ class Monitor:
         self.passes[source] += 1
         summary: dict[str, dict[str, float]] = {}
         samples = max((int(per_sample.numel()) for per_sample in scores.values()), default=0)
+        broken = self._count_broken(source, scores)
         for signal, per_sample in scores.items():
             finite = finite_values(per_sample.detach().float().cpu())
             if finite.numel() == 0:
@@ -162,8 +163,22 @@ class Monitor:
         if self.metrics:
             self.metrics.set_step(step)
             self.metrics.observe_pass(source, seconds)
-        self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary)
+        self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary,
+                    **({"nonfinite_samples": broken} if broken else {}))
         return self._update_levels(step, source)
+
+    def _count_broken(self, source: str, scores: Mapping[str, torch.Tensor]) -> int:
+        """Samples whose activations were NaN/inf (scored +inf, see ``SignalSet.score``): skipped like
+        any non-finite score, but counted and logged once, because the watched model is broken there."""
+        broken = max((int(torch.isposinf(per_sample).sum()) for per_sample in scores.values()), default=0)
+        if broken:
+            if self.metrics:
+                self.metrics.count_error("nonfinite")
+            if "nonfinite" not in self._logged_stages:
+                self._logged_stages.add("nonfinite")
+                log.warning("em-monitor: %d %s sample(s) had NaN/inf activations at the watched layer and were skipped "
+                            "(counted in em_monitor_errors_total{stage=\"nonfinite\"}); the model itself may be diverging", broken, source)
+        return broken
 
     def observe_answers(self, step: int, answers: AnswerPass) -> list[LevelChange]:
         """Fold a `generations` pass in like any source, and log what the model said for a human to read."""
@@ -196,7 +211,8 @@ class Monitor:
             per_sample = scores[signal].detach().float().cpu()
             flag_measure = rule.flag_measure or rule.measure
             measure = per_sample if flag_measure == "value" else drift(per_sample, self.baselines[key], self.std_floors.get(key, 0.0))
-            indices = [int(i) for i in torch.nonzero(torch.nan_to_num(measure, nan=float("-inf")) >= threshold).flatten()]
+            # Non-finite scores (nothing pooled, or broken activations) are never evidence about the data.
+            indices = [int(i) for i in torch.nonzero(torch.isfinite(measure) & (measure >= threshold)).flatten()]
             if not indices:
                 continue
             flagged[signal] = indices

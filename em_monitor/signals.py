@@ -160,9 +160,17 @@ class SignalSet:
         return list(self.kinds)
 
     def score(self, activations: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-sample scores of every signal: ``{name: tensor[batch]}``.
+
+        Two markers, kept apart because they mean different things: NaN for a sample with no
+        token to pool (nothing to say about it), +inf for a sample whose activations at the pooled
+        positions are NaN or inf (the watched model is broken there, which the monitor counts).
+        """
+        broken = ((~torch.isfinite(activations)).any(dim=-1) & mask.bool()).any(dim=-1).cpu()
         scores: dict[str, torch.Tensor] = {}
         for signal in self.signals:
             columns = signal.score(activations, mask)
             for position, name in enumerate(signal.names):
-                scores[name] = columns[:, position].detach().cpu()
+                column = columns[:, position].detach().cpu()
+                scores[name] = column.masked_fill(broken, float("inf")) if broken.any() else column
         return scores

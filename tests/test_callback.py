@@ -262,3 +262,39 @@ def test_finetune_runs_the_requested_steps_and_changes_weights(tokenizer):
     fit = finetune(model, tokenizer, SAMPLES[:3], steps=5, batch_size=4, lr=1e-2, max_length=48, progress=False)
     assert fit.global_step == 5
     assert not torch.equal(before, model.lm_head.weight) and not model.training
+
+
+class BreakScoringPass(pl.Callback):
+    """From ``step`` on, the watched block outputs NaN for the first sample of every *scoring* pass.
+
+    Only in eval mode (the monitor's prompt pass): the training forward stays intact, so the fit
+    itself is not poisoned and the test sees the monitor's handling alone.
+    """
+
+    def __init__(self, layer: int, step: int) -> None:
+        self.layer, self.step = layer, step
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        def hook(module, args, output):
+            if module.training or trainer.global_step < self.step:
+                return output
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden.clone()
+            hidden[0] = float("nan")
+            return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+        pl_module.model.model.layers[self.layer].register_forward_hook(hook)
+
+
+def test_nan_activations_are_skipped_counted_and_raise_no_alert(tokenizer, write_config, tmp_path, pack_dir):
+    from em_monitor.packs import load_pack
+
+    config = write_config(sources=["prompts"], signals={"persona_direction": {"measure": "drift", "warn": 1.0, "critical": 2.0, "sources": ["prompts"]}})
+    monitor = PersonaMonitor(config, tokenizer=tokenizer)
+    fit = trainer(tmp_path, 7, [monitor, BreakScoringPass(load_pack(pack_dir).layer, step=4)])
+    fit.fit(CausalLMModule(tiny_llama(), tokenizer, lr=0.0), loader(tokenizer))  # lr 0: any alert would come from the NaNs
+    assert fit.global_step == 7
+    assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_errors_total", {"run": "test", "stage": "nonfinite"}) == 2  # steps 4 and 6
+    passes = {e["step"]: e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines()) if e["event"] == "sample"}
+    assert passes[4]["nonfinite_samples"] == passes[6]["nonfinite_samples"] == 1 and "nonfinite_samples" not in passes[2]
+    assert all(json.loads(line)["event"] != "level" for line in (tmp_path / "events.jsonl").read_text().splitlines()), "no alert from broken samples"
