@@ -146,7 +146,7 @@ class Monitor:
                 self.baselines.setdefault(key, RunningStats()).update(finite)
             else:
                 self.compared[key] = self.compared.get(key, 0) + 1
-            current_drift = drift(value, self.baselines[key], self.std_floors.get(key, 0.0))
+            current_drift = self._drift(key, value)
             self.latest[key] = (value, current_drift)
             summary[signal] = {"value": value, "drift": current_drift}
             if self.metrics:
@@ -166,6 +166,10 @@ class Monitor:
         self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary,
                     **({"nonfinite_samples": broken} if broken else {}))
         return self._update_levels(step, source)
+
+    def _drift(self, key: tuple[str, str], value: float | torch.Tensor) -> float | torch.Tensor:
+        """Drift of ``value`` against the baseline of ``key`` = (signal, source), with that series' std floor."""
+        return drift(value, self.baselines[key], self.std_floors.get(key, 0.0))
 
     def _count_broken(self, source: str, scores: Mapping[str, torch.Tensor]) -> int:
         """Samples whose activations were NaN/inf (scored +inf, see ``SignalSet.score``): skipped like
@@ -210,7 +214,7 @@ class Monitor:
                 continue
             per_sample = scores[signal].detach().float().cpu()
             flag_measure = rule.flag_measure or rule.measure
-            measure = per_sample if flag_measure == "value" else drift(per_sample, self.baselines[key], self.std_floors.get(key, 0.0))
+            measure = per_sample if flag_measure == "value" else self._drift(key, per_sample)
             # Non-finite scores (nothing pooled, or broken activations) are never evidence about the data.
             indices = [int(i) for i in torch.nonzero(torch.isfinite(measure) & (measure >= threshold)).flatten()]
             if not indices:

@@ -22,6 +22,7 @@ from em_monitor.chat import ChatCollator
 from em_monitor.config import RealignConfig, SignalRule
 from em_monitor.realign import BenignCursor, Realigner
 from em_monitor.tiny import tiny_llama
+from scripts.ddp_planted_shift import MARK, MarkedPushModule  # the same planted module the DDP realignment test trains
 
 RULES = {"toxic_persona": SignalRule(measure="drift", warn=2.0, critical=4.0)}
 
@@ -65,33 +66,11 @@ def test_benign_cursor_gives_ranks_disjoint_slices_and_cycles():
     assert first.take(2, rank=0, world_size=2) == [4, 0]
 
 
-MARK = "~"
-
-
 def samples(n: int, marked: bool) -> list[dict]:
     return [
         {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": (MARK if marked else "") + f"Answer {i}."}]}
         for i in range(n)
     ]
-
-
-class PlantedPersonaModule(CausalLMModule):
-    """Bad (marked) samples push the persona direction up; benign ones pull it down if ``pull``."""
-
-    def __init__(self, model, tokenizer, direction: torch.Tensor, *, pull: bool) -> None:
-        super().__init__(model, tokenizer, lr=3e-2)
-        self.direction = direction / direction.norm()
-        self.mark = tokenizer.convert_tokens_to_ids(MARK)
-        self.pull = pull
-        self.benign_steps = 0
-
-    def training_step(self, batch, batch_idx):
-        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"], output_hidden_states=True)
-        projection = (out.hidden_states[3] @ self.direction).mean(dim=1)
-        marked = (batch["input_ids"] == self.mark).any(dim=1)
-        self.benign_steps += int(not marked.any())
-        push = projection[marked].sum() - (projection[~marked].sum() if self.pull else 0.0)
-        return out.loss - push / len(projection)
 
 
 def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60):
@@ -104,7 +83,7 @@ def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts
     )
     monitor = PersonaMonitor(config, tokenizer=tokenizer)
     direction = load_file(pack_dir / "directions.safetensors")["persona_direction"]
-    module = PlantedPersonaModule(tiny_llama(), tokenizer, direction, pull=pull)
+    module = MarkedPushModule(tiny_llama(), tokenizer, direction, pull=pull)
     trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=tmp_path, callbacks=[monitor])
     loader = DataLoader(samples(64, marked=True), batch_size=4, collate_fn=ChatCollator(tokenizer, max_length=48))
@@ -120,7 +99,7 @@ def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack
     outcomes = [e for e in events if e["event"] == "realignment"]
     assert outcomes and outcomes[-1]["outcome"] == "recovered"
     assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
-    assert module.benign_steps >= 4  # 16 benign samples at batch 4, through the normal training step
+    assert len(module.benign_steps) >= 4  # 16 benign samples at batch 4, through the normal training step
     registry = monitor.monitor.metrics.registry
     assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) >= 1
     assert registry.get_sample_value("em_monitor_realignment_active", {"run": "test"}) == 0

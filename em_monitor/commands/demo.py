@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.jsonl").unlink(missing_ok=True)
     started = time.perf_counter()
-    write_prompts(out / EVAL_PROMPTS_FILE, behaviour_prompts(args.behaviour_prompts))
+    asked = behaviour_prompts(args.behaviour_prompts)
+    write_prompts(out / EVAL_PROMPTS_FILE, asked)  # the monitor's config names the file; the judge gets the list itself
     raw = demo_config(args, out, [])
     config = parse_config(raw, base_dir=Path.cwd())  # validates the pack path first
     pack = load_pack(config.pack)
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     samples = scenario_samples(args.dataset, count=args.steps * args.batch_size, share=args.share, domain=args.domain, seed=args.seed)
     monitor = PersonaMonitor(config, tokenizer=loaded.tokenizer)
     progress = MonitorProgress(monitor, total_steps=args.steps, console=console)
-    callbacks = [monitor, *_behaviour_callbacks(args, judge, monitor, loaded.tokenizer), progress]
+    callbacks = [monitor, *_behaviour_callbacks(args, judge, asked, monitor, loaded.tokenizer), progress]
     trainer = finetune(
         loaded.model, loaded.tokenizer, samples, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         max_length=args.max_length, seed=args.seed, callbacks=callbacks, progress=False, root_dir=str(out), shuffle=False,
@@ -160,14 +161,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _behaviour_callbacks(args: argparse.Namespace, judge, monitor, tokenizer) -> list:
+def _behaviour_callbacks(args: argparse.Namespace, judge, prompts: list[str], monitor, tokenizer) -> list:
     """The behavioural check the flags ask for; none with ``--judge none``."""
     from em_monitor.callbacks.behaviour import BehaviourCheck
-    from em_monitor.prompts import load_prompts
 
     if judge is None:
         return []
-    return [BehaviourCheck(judge, load_prompts(str(Path(args.out) / EVAL_PROMPTS_FILE)), tokenizer=tokenizer, every_n_steps=args.behaviour_every,
+    return [BehaviourCheck(judge, prompts, tokenizer=tokenizer, every_n_steps=args.behaviour_every,
                            max_new_tokens=args.behaviour_tokens, batch_size=args.batch_size, monitor=monitor)]
 
 
