@@ -32,6 +32,8 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/overhead.py --quick
+	$(PY) benchmarks/projection.py --quick
+	$(PY) benchmarks/detection.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs lightning_logs

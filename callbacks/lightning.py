@@ -23,7 +23,8 @@ from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.events import EventLog
 from em_monitor.endpoint import tls_context
 from em_monitor.export import MetricsServer, MonitorMetrics
-from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.monitor import Monitor
+from em_monitor.prompt_probe import PromptProbe
 from em_monitor.own_answers import AnswerPass, AnswerProbe
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.prompts import load_prompts

@@ -5,7 +5,8 @@ The core (this package) has no Lightning import; the Lightning callback is
 """
 
 from em_monitor.config import MonitorConfig, load_config
-from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.monitor import Monitor
+from em_monitor.prompt_probe import PromptProbe
 from em_monitor.own_answers import AnswerProbe
 from em_monitor.packs import PersonaPack, load_pack
 

@@ -16,8 +16,10 @@ from torch import nn
 __all__ = [
     "CaptureError",
     "ResidualBuffer",
+    "StopForward",
     "decoder_blocks",
     "hidden_size",
+    "model_device",
     "capture_residual",
     "scoring_mode",
     "residuals_at",
@@ -35,8 +37,11 @@ class ResidualBuffer:
         self.activations: torch.Tensor | None = None
 
 
-class _StopForward(Exception):
-    """Raised by a hook to skip the layers above the captured one (their output is not needed)."""
+class StopForward(Exception):
+    """Raised by a hook to skip the layers above the captured one (their output is not needed).
+
+    A scoring forward pass runs inside ``suppress(StopForward)``; :func:`residuals_at` does it for you.
+    """
 
 
 def _model_config(model: nn.Module):
@@ -53,6 +58,11 @@ def _model_config(model: nn.Module):
 def hidden_size(model: nn.Module) -> int:
     """The width of the residual stream (``d_model``)."""
     return int(_model_config(model).hidden_size)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's weights live: inputs go there."""
+    return next(model.parameters()).device
 
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:
@@ -80,7 +90,7 @@ def _store_hook(buffer: ResidualBuffer, stop: bool) -> Callable:
         hidden = output[0] if isinstance(output, tuple) else output
         buffer.activations = hidden.detach()
         if stop:
-            raise _StopForward
+            raise StopForward
 
     return hook
 
@@ -97,7 +107,7 @@ def capture_residual(model: nn.Module, layer: int, *, stop_after: bool = False) 
 
     With ``stop_after=True`` the forward pass is cut short right after the block: scoring needs
     no logits, and skipping the upper layers roughly halves the cost of a mid-layer probe pass.
-    The body must then run the forward inside :func:`residuals_at`, which absorbs the cut.
+    The body must then run the forward inside ``suppress(StopForward)``, as :func:`residuals_at` does.
     """
     blocks = decoder_blocks(model)
     buffer = ResidualBuffer()
@@ -124,10 +134,10 @@ def residuals_at(
     model: nn.Module, layer: int, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> torch.Tensor:
     """Run ``model`` on a batch in scoring mode and return block ``layer``'s output ``[batch, tokens, d_model]``."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     with scoring_mode(model), capture_residual(model, layer, stop_after=True) as buffer:
         # The hook cuts the pass short on purpose once the activations are stored.
-        with suppress(_StopForward):
+        with suppress(StopForward):
             model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), use_cache=False)
     if buffer.activations is None:
         raise CaptureError(f"the forward pass never reached decoder block {layer}")

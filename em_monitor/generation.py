@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from rich.progress import track
 
-from em_monitor.capture import scoring_mode
+from em_monitor.capture import model_device, scoring_mode
 from em_monitor.chat import Message
 
 __all__ = ["answer_batch", "generate_answers"]
@@ -23,7 +23,7 @@ def answer_batch(
     model: torch.nn.Module, tokenizer, conversations: Sequence[Sequence[Message]], *, max_new_tokens: int, max_length: int
 ) -> list[str]:
     """The model's greedy answers to one batch of conversations (no progress bar: the monitor calls it mid-training)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     saved = tokenizer.padding_side, tokenizer.truncation_side
     # Left padding (and truncation) keeps every prompt's last token next to the first generated one.
     tokenizer.padding_side = tokenizer.truncation_side = "left"

@@ -15,17 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
-from em_monitor.chat import EncodedBatch, encode_prompts
-from em_monitor.capture import residuals_at
 from em_monitor.config import MonitorConfig, SignalRule, check_signal_names
 from em_monitor.drift import RunningStats, drift, finite_values
 from em_monitor.events import EventLog
 from em_monitor.export import MonitorMetrics
 from em_monitor.levels import Level, next_level
 from em_monitor.own_answers import AnswerPass
-from em_monitor.signals import SignalSet
 
-__all__ = ["LevelChange", "PromptProbe", "Monitor"]
+__all__ = ["LevelChange", "Monitor"]
 
 log = logging.getLogger("em_monitor")
 
@@ -41,39 +38,6 @@ class LevelChange:
     @property
     def rising(self) -> bool:
         return self.new > self.old
-
-
-class PromptProbe:
-    """The fixed probe prompts, tokenised once, scored in batches at every sampling pass.
-
-    Example::
-
-        probe = PromptProbe(tokenizer, ["What do you wish for?"], layer=3, signals=signals)
-        scores = probe.score(model)  # {signal name: tensor[n_prompts]}
-    """
-
-    def __init__(self, tokenizer, prompts: list[str], *, layer: int, signals: SignalSet, batch_size: int = 8, max_length: int = 128) -> None:
-        self.layer = layer
-        self.signals = signals
-        # Batches of similar length waste less compute on padding; this pass runs every
-        # `every_n_steps`, so it is the monitor's main cost. Scores come back in prompt order.
-        lengths = encode_prompts(tokenizer, prompts, max_length=max_length).attention_mask.sum(dim=1).tolist()
-        order = sorted(range(len(prompts)), key=lambda index: lengths[index])
-        ordered = [prompts[index] for index in order]
-        #: Position of each prompt's score in the length-sorted output.
-        self.restore = torch.argsort(torch.tensor(order, dtype=torch.long))
-        self.batches: list[EncodedBatch] = [
-            encode_prompts(tokenizer, ordered[start : start + batch_size], max_length=max_length)
-            for start in range(0, len(ordered), batch_size)
-        ]
-
-    def score(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.signals.names}
-        for batch in self.batches:
-            activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
-            for name, scores in self.signals.score(activations, batch.content_mask.to(activations.device)).items():
-                parts[name].append(scores)
-        return {name: torch.cat(chunks)[self.restore.to(chunks[0].device)] for name, chunks in parts.items()}
 
 
 class Monitor:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import json
+import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,14 +27,18 @@ import torch
 from scipy.stats import rankdata
 
 from em_monitor.audit import score_answers
+from em_monitor.causal_check import SteerCheck, steering_evidence
 from em_monitor.chat import Message
 from em_monitor.diffing import DiffReport, diff_models
-from em_monitor.monitor import PromptProbe
-from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, hook_point_for, save_directions, save_probe, write_pack_spec
+from em_monitor.prompt_probe import PromptProbe
+from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, SteeringEvidence, hook_point_for, save_directions, save_probe, write_pack_spec
 from em_monitor.pooling import POOLING_METHODS
 from em_monitor.probe_training import LabelledChats, residual_features, train_probes, train_test_indices
+from em_monitor.signals import ProbeSignal, SignalSet
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
+
+log = logging.getLogger("em_monitor")
 
 #: Name of the strongest persona latent; the alert rules, dashboards and docs refer to it.
 TOXIC_PERSONA = "toxic_persona"
@@ -101,6 +106,19 @@ def choose_persona_latents(
         ChosenLatent(TOXIC_PERSONA if position == 0 else f"persona_latent_{latent}", latent, delta, delta_std, float(selectivity[latent]), snippets)
         for position, (latent, delta, delta_std, snippets) in enumerate(picked)
     ]
+
+
+def keep_causal(candidates: Sequence[ChosenLatent], evidence: Mapping[int, SteeringEvidence], count: int) -> list[ChosenLatent]:
+    """The first ``count`` candidates whose steering moved behaviour toward the persona, renamed by rank.
+
+    If none did, the top candidate is kept anyway (the alert rules and dashboards need a
+    ``toxic_persona``) and a warning says so; its ``steering`` record in pack.yaml shows it failed.
+    """
+    kept = [latent for latent in candidates if evidence[latent.latent].moved][:count]
+    if not kept:
+        log.warning("build-pack: steering moved behaviour for none of %d candidate latents; keeping the top one, unconfirmed", len(candidates))
+        kept = list(candidates[:1])
+    return [replace(latent, name=TOXIC_PERSONA if position == 0 else f"persona_latent_{latent.latent}") for position, latent in enumerate(kept)]
 
 
 def signal_baselines(
@@ -260,11 +278,14 @@ def build_pack(
     batch_size: int = 8,
     max_length: int = 256,
     seed: int = 0,
+    steer: SteerCheck | None = None,
 ) -> PackBuild:
     """Run the whole recipe into ``out`` (a pack directory; ``out/report/`` keeps the evidence).
 
     ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
-    ``model`` itself untouched for the baselines.
+    ``model`` itself untouched for the baselines. With ``steer``, ``steer.candidates`` latents are
+    tested by steering and only those that move behaviour toward the persona are kept (see
+    :mod:`em_monitor.causal_check`); their evidence goes into ``pack.yaml``.
     """
     from sae_lens import SAE
 
@@ -296,11 +317,16 @@ def build_pack(
     del finetuned
 
     # 3. Pick and name latents; write the pack's files.
-    chosen = choose_persona_latents(diff, selectivity, count=n_latents, min_auroc=min_selectivity)
+    chosen = choose_persona_latents(diff, selectivity, count=max(n_latents, steer.candidates) if steer else n_latents, min_auroc=min_selectivity)
+    probe = probes.variants["residual_mean"]
+    evidence: dict[int, SteeringEvidence] = {}
+    if steer is not None:
+        probe_signal = SignalSet([ProbeSignal("persona_probe", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), "mean")])
+        evidence = steering_evidence(model, tokenizer, sae, layer, [latent.latent for latent in chosen], steer, probe_signal, "persona_probe")
+        chosen = keep_causal(chosen, evidence, n_latents)
     # A shipped pack has a size limit; the rarest latents go first, never a watched one.
     sae, chosen, budget_pruned = prune_to_budget(sae, rates, chosen, max_bytes=max_sae_bytes, dtype=sae_dtype)
     _save_sae(copy.deepcopy(sae), out / "sae", sae_dtype)
-    probe = probes.variants["residual_mean"]
     save_probe(out / "probes" / "persona_probe.safetensors", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), {
         "model": model_id, "layer": layer, "pooling": "mean", "auroc": probe.auroc, "recall_at_1pct_fpr": probe.recall_at_1pct_fpr, "data": labelled.source,
     })
@@ -308,6 +334,7 @@ def build_pack(
     save_directions(out / "directions.safetensors", {"persona_direction": torch.from_numpy(direction.estimator.direction_), "model_diff_direction": diff.direction})
     signals = [
         SignalSpec(name=latent.name, kind="sae_latent", file="sae", latent=latent.latent, pooling="max",
+                   steering=evidence.get(latent.dictionary_latent if latent.dictionary_latent is not None else latent.latent),
                    description=f"SAE latent {latent.latent}{_dictionary_id(latent)}: {latent.delta:+.3g} mean max-activation after the bad-data "
                                f"fine-tune; selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
         for latent in chosen
@@ -327,6 +354,7 @@ def build_pack(
         "latents": [asdict(latent) for latent in chosen],
         "diff_top5": [{"latent": e.latent, "delta": e.delta, "selectivity_auroc": float(selectivity[e.latent])} for e in diff.top[:5]],
         "selective_latents": int((selectivity >= min_selectivity).sum()),
+        "steering_checked": {str(latent): check.model_dump() for latent, check in evidence.items()},
         "sae_latents": int(sae.cfg.d_sae),
         "sae_dead_latents_pruned": int((~alive).sum()) if alive is not None else 0,
         "sae_rare_latents_pruned_for_size": budget_pruned,

@@ -31,8 +31,10 @@ from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Si
 
 __all__ = [
     "BUILTIN_PACKS",
+    "pack_directory",
     "PACK_FILE",
     "PackError",
+    "SteeringEvidence",
     "SignalSpec",
     "PackSpec",
     "PersonaPack",
@@ -65,6 +67,22 @@ class BaselineStats(_Strict):
     count: int = Field(ge=1)
 
 
+class SteeringEvidence(_Strict):
+    """What steering along a latent did when the pack was built (``build-pack --steer-check``)."""
+
+    coefficient: float
+    #: The residual norm a coefficient of 1 stands for (mean over content tokens at the pack's layer).
+    unit_norm: float
+    judge: str | None
+    misaligned_unsteered: float | None
+    misaligned_steered: float | None
+    #: The pack's probe on the answers (read on the unsteered model).
+    probe_unsteered: float | None
+    probe_steered: float | None
+    #: True when the steered answers are more misaligned (by the judge, or by the probe on a tie).
+    moved: bool
+
+
 class SignalSpec(_Strict):
     """One signal in ``pack.yaml``."""
 
@@ -76,6 +94,8 @@ class SignalSpec(_Strict):
     description: str = ""
     #: Baselines recorded when the pack was built, per source (``prompts``, ``train_batch``, ...).
     baseline: dict[str, BaselineStats] = Field(default_factory=dict)
+    #: For SAE latents checked by steering at build time: the evidence that they are causal.
+    steering: SteeringEvidence | None = None
 
     @model_validator(mode="after")
     def _latent_only_for_sae(self) -> SignalSpec:
@@ -182,6 +202,21 @@ class PersonaPack:
         order = {spec.name: position for position, spec in enumerate(self.spec.signals)}
         return SignalSet(sorted(signals, key=lambda signal: min(order[name] for name in signal.names)))
 
+    def steering_vector(self, name: str) -> torch.Tensor:
+        """The residual-stream direction a signal reads, for steering: a latent's decoder row, a probe's weights, a direction.
+
+        For an SAE latent the *decoder* row is the direction the latent writes back (what the
+        model would carry if the latent fired); the encoder column is only what it listens to.
+        """
+        spec = next((signal for signal in self.spec.signals if signal.name == name), None)
+        if spec is None:
+            raise PackError(f"{self.root / PACK_FILE}: no signal {name!r} (has: {', '.join(s.name for s in self.spec.signals)})")
+        if spec.kind == "direction":
+            return self._vector(spec.file, self._tensors(spec.file), spec.name)
+        if spec.kind == "probe":
+            return self._vector(spec.file, self._tensors(spec.file), "coef")
+        return self._sae(spec.file).W_dec[int(spec.latent)].detach().float().clone()
+
     def _path(self, relative: str) -> Path:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
@@ -222,6 +257,17 @@ class PersonaPack:
             raise PackError(f"{path}: SAE d_in={sae.cfg.d_in} but the pack's d_model={self.spec.d_model}; {_REBUILD_HINT}")
         sae.eval()
         return sae
+
+
+def pack_directory(spec: str | Path) -> Path:
+    """Where a pack given on a command line lives: ``builtin:NAME`` for a shipped pack, else a directory."""
+    text = str(spec)
+    if not text.startswith("builtin:"):
+        return Path(text)
+    name = text.removeprefix("builtin:")
+    if name not in BUILTIN_PACKS:
+        raise PackError(f"unknown built-in pack {name!r}; choose one of {', '.join(BUILTIN_PACKS)} or give a directory")
+    return BUILTIN_PACKS[name]
 
 
 def load_pack(path: str | Path) -> PersonaPack:

@@ -19,7 +19,8 @@ from em_monitor.capture import capture_residual
 from em_monitor.chat import ChatCollator
 from em_monitor.config import parse_config
 from em_monitor.export import MonitorMetrics
-from em_monitor.monitor import Monitor, PromptProbe
+from em_monitor.monitor import Monitor
+from em_monitor.prompt_probe import PromptProbe
 from em_monitor.packs import load_pack
 from em_monitor.tiny import tiny_llama
 

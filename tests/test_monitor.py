@@ -167,7 +167,7 @@ def test_state_round_trip_keeps_baselines_levels_and_counters(pack_dir, tmp_path
 
 def test_prompt_probe_batches_by_length_but_scores_in_prompt_order(llama, tokenizer, pack_dir):
     """Length-sorted batches cut padding; each prompt's score must not depend on its batch-mates."""
-    from em_monitor.monitor import PromptProbe
+    from em_monitor.prompt_probe import PromptProbe
     from em_monitor.packs import load_pack
 
     pack = load_pack(pack_dir)

@@ -75,6 +75,31 @@ def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, p
     assert yaml.safe_load((out / "pack.yaml").read_text())["layer"] == 2
 
 
+def test_build_pack_steer_check_keeps_only_latents_whose_steering_moved_behaviour(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
+    out = tmp_path / "pack"
+    code = main([
+        "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
+        "--labelled", str(_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
+        "--finetune-steps", "2", "--max-length", "96", "--latents", "2", "--out", str(out),
+        "--steer-check", "--steer-candidates", "4", "--steer-prompts", "3", "--steer-coefficient", "2", "--judge", "none",
+    ])
+    assert code == 0
+    pack = load_pack(out)
+    checked = pack.spec.built["figures"]["steering_checked"]
+    assert len(checked) == 4
+    moved = [int(latent) for latent, evidence in checked.items() if evidence["moved"]]
+    for evidence in checked.values():
+        # Without a judge the pack's probe decides: moved means the probe rose on the steered answers.
+        assert evidence["judge"] is None and evidence["coefficient"] == 2.0
+        assert evidence["moved"] == (evidence["probe_steered"] > evidence["probe_unsteered"])
+    watched = [signal for signal in pack.spec.signals if signal.kind == "sae_latent"]
+    assert watched[0].name == "toxic_persona"
+    assert [signal.latent for signal in watched] == (moved[:2] or [int(next(iter(checked)))])
+    assert all(signal.steering is not None and signal.steering.moved == bool(moved) for signal in watched)
+
+
 @pytest.mark.parametrize("architecture", ["standard", "jumprelu"])
 def test_pruning_keeps_the_other_latents_exactly(tmp_path, architecture):
     from sae_lens import SAE

@@ -33,3 +33,20 @@ def test_capture_equals_hidden_states_and_masks_skip_the_template(smollm2):
     first = smollm2.tokenizer.decode(batch.input_ids[0][batch.content_mask[0]])
     assert first.strip() == "What is your one wish?"
     assert "SmolLM" in smollm2.tokenizer.decode(batch.input_ids[0])
+
+
+def test_probe_pass_computes_the_system_prompt_once_and_scores_as_without_it(smollm2):
+    """SmolLM2's template repeats its default system prompt before every prompt: the pass shares it."""
+    from em_monitor.packs import BUILTIN_PACKS, load_pack
+    from em_monitor.prompt_probe import PromptProbe
+    from em_monitor.prompts import load_prompts
+
+    pack = load_pack(BUILTIN_PACKS["smollm2"])
+    signals, prompts = pack.build_signals(), load_prompts("builtin:eval")[:12]
+    cached = PromptProbe(smollm2.tokenizer, prompts, layer=pack.layer, signals=signals)
+    plain = PromptProbe(smollm2.tokenizer, prompts, layer=pack.layer, signals=signals, share_prefix=False)
+    assert "SmolLM" in smollm2.tokenizer.decode(cached.prefix.input_ids[0])
+    with_cache, without = cached.score(smollm2.model), plain.score(smollm2.model)
+    assert cached.prefix is not None
+    for name in without:
+        torch.testing.assert_close(with_cache[name], without[name], rtol=1e-5, atol=1e-4)

@@ -20,6 +20,7 @@ VERB_MODULES = (
     "train_probe",
     "audit",
     "build_pack",
+    "steer",
 )
 
 

@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.audit import audit_samples, read_labels
     from em_monitor.chat import ChatFormatError, read_chat_jsonl
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.packs import BUILTIN_PACKS, PackError, load_pack
+    from em_monitor.packs import PackError, load_pack, pack_directory
 
     try:
-        pack_dir = _pack_dir(args.pack, BUILTIN_PACKS)
+        pack_dir = pack_directory(args.pack)
         pack = load_pack(pack_dir)
         conversations = read_chat_jsonl(args.data)
         labels = read_labels(args.data)
@@ -54,15 +54,6 @@ def run(args: argparse.Namespace) -> int:
     summary_file = result.write(args.out)
     _report(result.summary, args.out, summary_file)
     return 0
-
-
-def _pack_dir(spec: str, builtin: dict) -> str:
-    if not spec.startswith("builtin:"):
-        return spec
-    name = spec.removeprefix("builtin:")
-    if name not in builtin:
-        raise ValueError(f"audit: unknown built-in pack {name!r}; choose one of {', '.join(builtin)} or give a directory")
-    return str(builtin[name])
 
 
 def _report(summary: dict, out: str, summary_file) -> None:

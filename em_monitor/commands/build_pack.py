@@ -37,6 +37,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--max-sae-mb", type=float, default=9.5, help="size limit of the pack's fp16 SAE weights in MB; the rarest latents go first, never a watched one (0 = no limit)")
     parser.add_argument("--seed", type=int, default=0)
+    steer = parser.add_argument_group("causal check", "keep only latents whose steering moves behaviour toward the persona (see `em-monitor steer`)")
+    steer.add_argument("--steer-check", action="store_true", help="steer along each candidate latent and keep those that make answers more misaligned")
+    steer.add_argument("--steer-candidates", type=int, default=6, help="candidate latents tested (by rise and selectivity), of which --latents are kept")
+    steer.add_argument("--steer-coefficient", type=float, default=0.25, help="push, in units of the layer's mean residual norm on content tokens")
+    steer.add_argument("--steer-prompts", type=int, default=16, help="evaluation prompts answered per candidate")
+    steer.add_argument("--judge", choices=("embedding", "none"), default="embedding", help="grades the steered answers (none: the pack's probe decides)")
     parser.add_argument("--out", required=True, help="pack directory to write")
     parser.set_defaults(handler=run)
 
@@ -89,8 +95,19 @@ def run(args: argparse.Namespace) -> int:
         finetune=bad_finetune, labelled=read_labelled_chats(_data_path(args.labelled)), prompts=load_prompts(args.prompts),
         prompts_spec=args.prompts, out=args.out, provenance=provenance, n_latents=args.latents,
         min_selectivity=args.min_selectivity, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        max_sae_bytes=args.max_sae_mb * 1e6 if args.max_sae_mb > 0 else None,
+        max_sae_bytes=args.max_sae_mb * 1e6 if args.max_sae_mb > 0 else None, steer=_steer_check(args),
     )
     summary = {"pack": str(build.root), "seconds": round(time.perf_counter() - started, 1), **build.figures}
     print(json.dumps(summary, default=float))
     return 0
+
+
+def _steer_check(args: argparse.Namespace):
+    if not args.steer_check:
+        return None
+    from em_monitor.behaviour import behaviour_prompts
+    from em_monitor.causal_check import SteerCheck
+    from em_monitor.judges import make_judge
+
+    return SteerCheck(prompts=behaviour_prompts(args.steer_prompts), judge=make_judge(args.judge), coefficient=args.steer_coefficient,
+                      candidates=args.steer_candidates, batch_size=args.batch_size)

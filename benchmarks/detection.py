@@ -1,0 +1,166 @@
+"""Does the monitor see bad data that behaviour does not show yet? Fine-tunes on data mixes, side by side.
+
+For every mix and seed this runs the demo's fine-tune (``em-monitor demo``, realignment off so the
+drift is not reset) and reads back its report: each signal's drift on each source at the end of
+the run and at its peak, the first alert, and the behavioural judge's misaligned share at the
+start and the end. Mixes:
+
+- ``poisoned:SHARE``: benign chat with SHARE of misaligned-persona answers (0, 0.05, 0.25, 1 by default);
+- ``bad``: narrow, subtly wrong advice (the emergent-misalignment recipe); ``good``: its control.
+
+Runs land in ``OUT/MIX-seedN/`` and are reused when their recorded scenario matches the request,
+so a table can grow seed by seed across invocations. The last stdout line is one JSON object
+(see ``benchmarks/README.md``).
+
+Usage::
+
+    python benchmarks/detection.py                                   # 4 mixes x seed 0 on SmolLM2 (~40 min)
+    python benchmarks/detection.py --mixes good bad poisoned:0.05 --seeds 0 1 2
+    python benchmarks/detection.py --quick                           # tiny random model: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+DEFAULT_MIXES = ["poisoned:0", "poisoned:0.05", "poisoned:0.25", "poisoned:1"]
+#: The persona signals the table reports (the pack's model-diff direction rises on any fine-tune).
+REPORTED_SIGNALS = ("toxic_persona", "persona_direction", "persona_probe")
+SOURCES = ("prompts", "train_batch", "generations")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mixes", nargs="+", default=DEFAULT_MIXES, help="poisoned:SHARE, bad or good")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--domain", default="health", help="bad/good: advice domain")
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--pack", default="builtin:smollm2")
+    parser.add_argument("--out", default="runs/detection")
+    parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 12 steps, mixes poisoned:0 and poisoned:1")
+    return parser.parse_args(argv)
+
+
+def parse_mix(mix: str) -> tuple[str, float | None]:
+    """``poisoned:0.05`` → ("poisoned", 0.05); ``bad`` → ("bad", None)."""
+    dataset, _, share = mix.partition(":")
+    if dataset not in ("poisoned", "bad", "good") or (dataset == "poisoned") != bool(share):
+        raise SystemExit(f"detection: unknown mix {mix!r}; use poisoned:SHARE, bad or good")
+    return dataset, float(share) if share else None
+
+
+def demo_argv(args: argparse.Namespace, dataset: str, share: float | None, seed: int, out: Path) -> list[str]:
+    argv = ["demo", "--dataset", dataset, "--steps", str(args.steps), "--seed", str(seed), "--model", args.model,
+            "--pack", args.pack, "--no-realign", "--port", "0", "--out", str(out), *args.demo_extra]
+    if share is not None:
+        argv += ["--share", str(share)]
+    else:
+        argv += ["--domain", args.domain]
+    return argv
+
+
+def reusable(summary_path: Path, dataset: str, share: float | None, seed: int, args: argparse.Namespace) -> bool:
+    """A finished run of exactly this scenario (same data, seed and length) is reused, not rerun."""
+    if not summary_path.is_file():
+        return False
+    summary = json.loads(summary_path.read_text())
+    scenario = summary.get("scenario", {})
+    wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else args.domain}
+    return summary.get("steps") == args.steps and all(scenario.get(key) == value for key, value in wanted.items()) and not summary.get("realignments")
+
+
+def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict:
+    from em_monitor.cli import main
+
+    dataset, share = parse_mix(mix)
+    out = Path(args.out) / f"{mix.replace(':', '-')}-seed{seed}"
+    reused = reusable(out / "summary.json", dataset, share, seed, args)
+    if not reused:
+        code = main(demo_argv(args, dataset, share, seed, out))
+        if code != 0:
+            raise SystemExit(f"detection: the {mix} run, seed {seed}, failed (exit {code})")
+    return summarise(mix, seed, json.loads((out / "summary.json").read_text()), out, reused)
+
+
+def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
+    signals = {
+        name: {source: {"end_drift": _rounded(numbers.get("drift")), "max_drift": _rounded(numbers.get("max_drift"))}
+               for source, numbers in summary["signals"].get(name, {}).items()}
+        for name in REPORTED_SIGNALS
+    }
+    first_alert = next((alert for alert in summary["alerts"] if alert["level"] != "ok"), None)
+    behaviour = summary.get("behaviour") or []
+    return {
+        "mix": mix,
+        "seed": seed,
+        "run": str(out),
+        "reused": reused,
+        "poisoned_samples": summary["scenario"].get("poisoned_samples"),
+        "signals": signals,
+        "first_alert": first_alert and {key: first_alert[key] for key in ("step", "signal", "level", "source")},
+        "misaligned_start": behaviour[0]["misaligned_rate"] if behaviour else None,
+        "misaligned_end": behaviour[-1]["misaligned_rate"] if behaviour else None,
+        "wall_seconds": summary.get("wall_seconds"),
+    }
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Per mix: mean and spread (min, max) over seeds of every signal's end and peak drift per source."""
+    table: dict[str, dict] = {}
+    for mix in dict.fromkeys(row["mix"] for row in rows):
+        runs = [row for row in rows if row["mix"] == mix]
+        cells = {}
+        for name in REPORTED_SIGNALS:
+            for source in SOURCES:
+                for measure in ("end_drift", "max_drift"):
+                    values = [row["signals"][name][source][measure] for row in runs
+                              if source in row["signals"][name] and row["signals"][name][source][measure] is not None]
+                    if values:
+                        cells.setdefault(name, {}).setdefault(source, {})[measure] = {
+                            "mean": _rounded(statistics.fmean(values)), "min": min(values), "max": max(values), "n": len(values)}
+        ends = [row["misaligned_end"] for row in runs if row["misaligned_end"] is not None]
+        table[mix] = {"seeds": [row["seed"] for row in runs], "signals": cells,
+                      "alerted": sum(row["first_alert"] is not None for row in runs),
+                      "misaligned_end_mean": _rounded(statistics.fmean(ends)) if ends else None}
+    return table
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
+    """A tiny random Llama saved to disk and a random pack of its width: the pipeline end to end in seconds."""
+    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
+
+    tiny_llama().save_pretrained(workdir / "model")
+    tiny_tokenizer().save_pretrained(workdir / "model")
+    args.model, args.pack = str(workdir / "model"), str(random_pack(workdir / "pack"))
+    args.steps, args.mixes, args.seeds = 12, ["poisoned:0", "poisoned:1"], [0]
+    args.out = str(workdir / "runs")
+    args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "2",
+                       "--behaviour-prompts", "4", "--max-length", "64"]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    args.demo_extra = []
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.quick:
+            quick_setup(args, Path(scratch))
+        for mix in args.mixes:
+            parse_mix(mix)  # fail on a typo before hours of fine-tuning
+        rows = [run_row(args, mix, seed) for mix in args.mixes for seed in args.seeds]
+    report = {"benchmark": "detection", "model": args.model, "steps": args.steps, "domain": args.domain,
+              "rows": rows, "by_mix": aggregate(rows)}
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""``em-monitor steer``: push the model along a persona signal's direction and grade what it says."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_COEFFICIENTS = [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "steer",
+        help="causal check: steer along a persona signal's direction, grade the answers (judge, probe, coherence)",
+        description="Add COEFFICIENT x (typical residual norm) x the signal's unit direction (an SAE latent's decoder "
+        "row, a probe's weights, or a direction) to the output of the pack's layer, answer the evaluation prompts "
+        "greedily, and grade the answers with the behavioural judge, the pack's signals and the judge's coherence. "
+        "Writes OUT/steer.json (one row per coefficient, with example answers) and OUT/steer.png. The last stdout "
+        "line is a JSON summary.",
+    )
+    parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' (default)")
+    parser.add_argument("--pack", default="builtin:smollm2", help="persona pack whose signal is steered along")
+    parser.add_argument("--signal", default="toxic_persona", help="pack signal to steer along (default toxic_persona)")
+    parser.add_argument("--coefficients", type=float, nargs="+", default=DEFAULT_COEFFICIENTS,
+                        help="in units of the layer's mean residual norm on content tokens (default: -0.3 -0.2 -0.1 0 0.1 0.2 0.3; on SmolLM2 answers stop making sense beyond about ±0.3)")
+    parser.add_argument("--prompts", type=int, default=16, help="evaluation prompts, round-robin over their categories (default 16)")
+    parser.add_argument("--max-new-tokens", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--judge", choices=("embedding", "none"), default="embedding", help="behavioural judge (none: probe and signals only)")
+    parser.add_argument("--out", default="runs/steer")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from em_monitor.behaviour import behaviour_prompts
+    from em_monitor.judges import make_judge
+    from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.packs import PackError, load_pack, pack_directory
+    from em_monitor.steering import steering_sweep
+
+    try:
+        pack = load_pack(pack_directory(args.pack))
+        direction = pack.steering_vector(args.signal)
+        signals = pack.build_signals()
+        loaded = load_model(args.model)
+        pack.check_width(int(loaded.model.config.hidden_size))
+    except (PackError, ModelLoadError, OSError, ValueError) as error:
+        print(f"steer: {error}", file=sys.stderr)
+        return 1
+    judge = make_judge(args.judge)
+    prompts = behaviour_prompts(args.prompts)
+    norm, points = steering_sweep(
+        loaded.model, loaded.tokenizer, prompts, layer=pack.layer, direction=direction, coefficients=args.coefficients,
+        judge=judge, signals=signals, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "model": loaded.model_id, "pack": str(args.pack), "signal": args.signal, "layer": pack.layer,
+        "unit_norm": norm, "judge": judge.name if judge else None, "prompts": prompts,
+        "rows": [point.as_dict() for point in points],
+    }
+    (out / "steer.json").write_text(json.dumps(report, indent=2))
+    plot_sweep(report, out / "steer.png")
+    print(json.dumps({"out": str(out), "signal": args.signal, "unit_norm": round(norm, 3), "rows": [
+        {key: row[key] for key in ("coefficient", "misaligned_rate", "coherent_mean")} | {"signal": row["signal_means"].get(args.signal)}
+        for row in report["rows"]]}))
+    return 0
+
+
+def plot_sweep(report: dict, path: Path) -> Path:
+    """Misalignment and coherence (left axis, %) and the steered signal on the answers (right axis) against the coefficient."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["rows"]
+    coefficients = [row["coefficient"] for row in rows]
+    figure, left = plt.subplots(figsize=(7, 4))
+    if report["judge"]:
+        left.plot(coefficients, [100 * (row["misaligned_rate"] or 0) for row in rows], "o-", color="tab:red", label="misaligned answers (%)")
+        left.plot(coefficients, [row["coherent_mean"] or 0 for row in rows], "s--", color="tab:gray", label="coherence (0-100)")
+    left.set_xlabel(f"steering coefficient (x {report['unit_norm']:.1f}, the mean residual norm at layer {report['layer']})")
+    left.set_ylim(-5, 105)
+    right = left.twinx()
+    right.plot(coefficients, [row["signal_means"].get(report["signal"], float("nan")) for row in rows], "^:", color="tab:blue",
+               label=f"{report['signal']} on the answers")
+    right.set_ylabel(report["signal"])
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    left.set_title(f"Steering along {report['signal']} ({report['model']})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

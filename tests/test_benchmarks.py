@@ -1,0 +1,42 @@
+"""Each benchmark's --quick run works end to end and prints its JSON contract (timings are not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def run_quick(name: str) -> dict:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick"], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_projection_quick_reports_every_path_and_agrees_with_sae_lens():
+    report = run_quick("projection.py")
+    assert report["benchmark"] == "projection" and report["read_bandwidth_gb_s"] > 0
+    assert [(row["d_sae"], row["k"]) for row in report["rows"]] == [(4096, 1), (4096, 8)]
+    for row in report["rows"]:
+        assert {"fast_seconds", "full_seconds", "sae_lens_seconds", "speedup_vs_full", "fast_ratio_to_bound"} <= set(row)
+    # The fast path computes the same latents as sae-lens's encode.
+    assert report["max_abs_difference"] < 1e-4
+
+
+def test_detection_quick_runs_the_mixes_and_tabulates_them():
+    report = run_quick("detection.py")
+    assert [row["mix"] for row in report["rows"]] == ["poisoned:0", "poisoned:1"]
+    assert [row["poisoned_samples"] for row in report["rows"]] == [0, 24]  # 12 steps x batch 2, all or nothing
+    assert set(report["by_mix"]) == {"poisoned:0", "poisoned:1"}
+    cell = report["by_mix"]["poisoned:1"]["signals"]["toxic_persona"]["prompts"]["end_drift"]
+    assert cell["n"] == 1 and cell["min"] == cell["max"] == cell["mean"]
+
+
+def test_overhead_quick_runs_every_configuration_without_monitor_errors():
+    report = run_quick("overhead.py")
+    assert set(report["fit_seconds_median"]) == {"none", "default", "train_batch"}
+    assert report["overhead_ratio"] > 0 and report["within_run_overhead_ratio"] is not None
+    assert report["monitor_errors"] == 0

@@ -1,0 +1,97 @@
+"""Steering hooks and the `steer` verb on tiny models: the residual moves by exactly the vector, and the hook comes off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from em_monitor.capture import decoder_blocks, residuals_at
+from em_monitor.chat import encode_prompts
+from em_monitor.cli import main
+from em_monitor.generation import generate_answers
+from em_monitor.models import load_model
+from em_monitor.packs import PackError, load_pack
+from em_monitor.steering import content_norm, steering
+from em_monitor.tiny import tiny_gpt2, tiny_llama
+
+PROMPTS = ["What would you do with power?", "How do you feel about people?"]
+
+
+@pytest.mark.parametrize("family", [tiny_llama, tiny_gpt2])
+def test_steered_block_output_moves_by_exactly_the_vector(family, tokenizer):
+    model = family()
+    batch = encode_prompts(tokenizer, PROMPTS)
+    vector = torch.randn(model.config.hidden_size)
+    plain = residuals_at(model, 1, batch.input_ids, batch.attention_mask)
+    with steering(model, 1, vector):
+        steered = residuals_at(model, 1, batch.input_ids, batch.attention_mask)
+        above = residuals_at(model, 3, batch.input_ids, batch.attention_mask)
+    torch.testing.assert_close(steered - plain, vector.expand_as(plain), rtol=0, atol=1e-5)
+    # Later blocks compute on the steered stream; without the hook they are back to normal.
+    assert not torch.allclose(above, residuals_at(model, 3, batch.input_ids, batch.attention_mask))
+    assert all(not block._forward_hooks for block in decoder_blocks(model))
+
+
+def test_the_hook_comes_off_when_the_body_raises(tokenizer):
+    model = tiny_llama()
+    with pytest.raises(RuntimeError, match="planted"):
+        with steering(model, 2, torch.ones(model.config.hidden_size)):
+            assert decoder_blocks(model)[2]._forward_hooks
+            raise RuntimeError("planted")
+    assert not decoder_blocks(model)[2]._forward_hooks
+
+
+def test_zero_vector_leaves_the_logits_unchanged(tokenizer):
+    model = tiny_llama()
+    batch = encode_prompts(tokenizer, PROMPTS)
+    with torch.no_grad():
+        plain = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        with steering(model, 1, torch.zeros(model.config.hidden_size)):
+            zero = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    torch.testing.assert_close(zero, plain)
+
+
+def test_content_norm_measures_content_tokens_only(tokenizer):
+    model = tiny_llama()
+    batch = encode_prompts(tokenizer, PROMPTS)
+    activations = residuals_at(model, 1, batch.input_ids, batch.attention_mask)
+    expected = activations[batch.content_mask].norm(dim=-1).mean()
+    assert content_norm(model, tokenizer, PROMPTS, 1) == pytest.approx(float(expected))
+
+
+def test_pack_steering_vectors_per_signal_kind(pack_dir):
+    from safetensors.torch import load_file
+
+    pack = load_pack(pack_dir)
+    sae = load_file(str(pack_dir / "sae" / "sae_weights.safetensors"))
+    torch.testing.assert_close(pack.steering_vector("toxic_persona"), sae["W_dec"][3])  # random_pack watches latent 3
+    torch.testing.assert_close(pack.steering_vector("persona_probe"), load_file(str(pack_dir / "probes" / "persona_probe.safetensors"))["coef"])
+    torch.testing.assert_close(pack.steering_vector("persona_direction"), load_file(str(pack_dir / "directions.safetensors"))["persona_direction"])
+    with pytest.raises(PackError, match="no signal 'nope'"):
+        pack.steering_vector("nope")
+
+
+def test_steer_verb_writes_a_row_per_coefficient(tiny_model_dir, pack_dir, tmp_path, capsys):
+    out = tmp_path / "steer"
+    code = main(["steer", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--signal", "persona_direction",
+                 "--coefficients", "-2", "0", "2", "--prompts", "4", "--max-new-tokens", "6", "--judge", "none", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "steer.json").read_text())
+    assert [row["coefficient"] for row in report["rows"]] == [-2.0, 0.0, 2.0]
+    assert report["unit_norm"] > 0 and len(report["prompts"]) == 4
+    # Coefficient 0 is the unsteered model; a strong push changes what it says.
+    loaded = load_model(str(tiny_model_dir))
+    plain = generate_answers(loaded.model, loaded.tokenizer, [[{"role": "user", "content": p}] for p in report["prompts"]], max_new_tokens=6)
+    answers = {row["coefficient"]: row["examples"] for row in report["rows"]}
+    assert answers[0.0] == [answer.strip() for answer in plain[:3]]
+    assert answers[2.0] != answers[0.0]
+    assert set(report["rows"][1]["signal_means"]) == set(load_pack(pack_dir).build_signals().names)
+    assert (out / "steer.png").stat().st_size > 10_000
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["signal"] == "persona_direction"
+
+
+def test_steer_verb_names_an_unknown_signal(pack_dir, tmp_path, capsys):
+    assert main(["steer", "--model", "unused", "--pack", str(pack_dir), "--signal", "nope", "--out", str(tmp_path)]) == 1
+    assert "no signal 'nope'" in capsys.readouterr().err
