@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,16 +42,22 @@ def _labelled(path, n=48):
     return path
 
 
-def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
+def build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, *options: str) -> Path:
+    """Run `build-pack` on the tiny model with the random pack's SAE; return the new pack's directory."""
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
     out = tmp_path / "pack"
     code = main([
         "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
         "--labelled", str(_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
-        "--finetune-steps", "3", "--finetune-lr", "1e-2", "--max-length", "96", "--latents", "2", "--out", str(out),
+        "--max-length", "96", "--latents", "2", "--out", str(out), *options,
     ])
     assert code == 0
+    return out
+
+
+def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--finetune-steps", "3", "--finetune-lr", "1e-2")
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0.0 <= summary["probe_auroc"] <= 1.0
 
@@ -75,17 +82,9 @@ def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, p
     assert yaml.safe_load((out / "pack.yaml").read_text())["layer"] == 2
 
 
-def test_build_pack_steer_check_keeps_only_latents_whose_steering_moved_behaviour(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
-    out = tmp_path / "pack"
-    code = main([
-        "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
-        "--labelled", str(_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
-        "--finetune-steps", "2", "--max-length", "96", "--latents", "2", "--out", str(out),
-        "--steer-check", "--steer-candidates", "4", "--steer-prompts", "3", "--steer-coefficient", "2", "--judge", "none",
-    ])
-    assert code == 0
+def test_build_pack_steer_check_keeps_only_latents_whose_steering_moved_behaviour(tiny_model_dir, pack_dir, prompts_file, tmp_path):
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--finetune-steps", "2",
+                         "--steer-check", "--steer-candidates", "4", "--steer-prompts", "3", "--steer-coefficient", "2", "--judge", "none")
     pack = load_pack(out)
     checked = pack.spec.built["figures"]["steering_checked"]
     assert len(checked) == 4
