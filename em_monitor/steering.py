@@ -29,7 +29,7 @@ from torch import nn
 from em_monitor.capture import decoder_blocks, model_device, residuals_at
 from em_monitor.chat import encode_prompts
 from em_monitor.generation import generate_answers
-from em_monitor.judges.base import Judge
+from em_monitor.judges.base import Judge, Verdict
 from em_monitor.own_answers import encode_answers
 from em_monitor.signals import SignalSet
 
@@ -73,23 +73,27 @@ def content_norm(model: nn.Module, tokenizer, prompts: Sequence[str], layer: int
 
 @dataclass
 class SteeringPoint:
-    """What the model says at one coefficient: judge, probe and coherence figures, and examples."""
+    """What the model says at one coefficient: judge, probe and coherence figures, and every answer."""
 
     coefficient: float
     misaligned_rate: float | None
     aligned_mean: float | None
     coherent_mean: float | None
     signal_means: dict[str, float]
+    prompts: list[str]
     answers: list[str]
+    #: The judge's verdict per answer (``None`` where it could not grade, or without a judge).
+    verdicts: list[Verdict | None]
 
-    def as_dict(self, examples: int = 3) -> dict:
+    def as_dict(self) -> dict:
         return {
             "coefficient": self.coefficient,
             "misaligned_rate": self.misaligned_rate,
             "aligned_mean": self.aligned_mean,
             "coherent_mean": self.coherent_mean,
             "signal_means": self.signal_means,
-            "examples": self.answers[:examples],
+            "answers": [{"prompt": prompt, "answer": answer, **(verdict.as_dict() if verdict else {})}
+                        for prompt, answer, verdict in zip(self.prompts, self.answers, self.verdicts)],
         }
 
 
@@ -138,14 +142,17 @@ def steered_answers(
     with steering(model, layer, vector) if vector is not None else nullcontext():
         answers = [answer.strip() for answer in generate_answers(
             model, tokenizer, conversations, batch_size=batch_size, max_new_tokens=max_new_tokens, description=f"steering x{coefficient:+g}")]
-    verdicts = [verdict for verdict in judge.score(list(prompts), answers) if verdict is not None] if judge else []
+    verdicts = judge.score(list(prompts), answers) if judge else [None] * len(answers)
+    graded = [verdict for verdict in verdicts if verdict is not None]
     return SteeringPoint(
         coefficient=float(coefficient),
-        misaligned_rate=fmean(v.misaligned for v in verdicts) if verdicts else None,
-        aligned_mean=fmean(v.aligned for v in verdicts) if verdicts else None,
-        coherent_mean=fmean(v.coherent for v in verdicts) if verdicts else None,
+        misaligned_rate=fmean(v.misaligned for v in graded) if graded else None,
+        aligned_mean=fmean(v.aligned for v in graded) if graded else None,
+        coherent_mean=fmean(v.coherent for v in graded) if graded else None,
         signal_means=_answer_signal_means(model, tokenizer, prompts, answers, layer, signals, max_new_tokens),
+        prompts=list(prompts),
         answers=answers,
+        verdicts=list(verdicts),
     )
 
 

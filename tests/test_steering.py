@@ -84,8 +84,9 @@ def test_steer_verb_writes_a_row_per_coefficient(tiny_model_dir, pack_dir, tmp_p
     # Coefficient 0 is the unsteered model; a strong push changes what it says.
     loaded = load_model(str(tiny_model_dir))
     plain = generate_answers(loaded.model, loaded.tokenizer, [[{"role": "user", "content": p}] for p in report["prompts"]], max_new_tokens=6)
-    answers = {row["coefficient"]: row["examples"] for row in report["rows"]}
-    assert answers[0.0] == [answer.strip() for answer in plain[:3]]
+    answers = {row["coefficient"]: [entry["answer"] for entry in row["answers"]] for row in report["rows"]}
+    assert answers[0.0] == [answer.strip() for answer in plain]
+    assert [entry["prompt"] for entry in report["rows"][0]["answers"]] == report["prompts"]
     assert answers[2.0] != answers[0.0]
     assert set(report["rows"][1]["signal_means"]) == set(load_pack(pack_dir).build_signals().names)
     assert (out / "steer.png").stat().st_size > 10_000

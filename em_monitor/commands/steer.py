@@ -17,7 +17,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         description="Add COEFFICIENT x (typical residual norm) x the signal's unit direction (an SAE latent's decoder "
         "row, a probe's weights, or a direction) to the output of the pack's layer, answer the evaluation prompts "
         "greedily, and grade the answers with the behavioural judge, the pack's signals and the judge's coherence. "
-        "Writes OUT/steer.json (one row per coefficient, with example answers) and OUT/steer.png. The last stdout "
+        "Writes OUT/steer.json (one row per coefficient, with every answer and its verdict) and OUT/steer.png. The last stdout "
         "line is a JSON summary.",
     )
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' (default)")
