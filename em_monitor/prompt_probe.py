@@ -46,10 +46,7 @@ class PromptProbe:
             encode_prompts(tokenizer, ordered[start : start + batch_size], max_length=max_length)
             for start in range(0, len(ordered), batch_size)
         ]
-        shared = shared_prefix_length(
-            [batch.input_ids for batch in self.batches], [batch.attention_mask for batch in self.batches],
-            [batch.content_mask for batch in self.batches],
-        ) if share_prefix else 0
+        shared = shared_prefix_length(self.batches) if share_prefix else 0
         #: The template prefix every prompt starts with; ``None`` when there is none or it failed its check.
         self.prefix: SharedPrefix | None = SharedPrefix(self.batches[0].input_ids[:1, :shared]) if shared else None
         self._prefix_checked = False
@@ -61,9 +58,7 @@ class PromptProbe:
             if prefix is None:
                 activations, content = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask), batch.content_mask
             else:
-                cut = self.prefix.length
-                activations = self.prefix.residuals(model, self.layer, prefix, batch.input_ids[:, cut:], batch.attention_mask)
-                content = batch.content_mask[:, cut:]
+                activations, content = self._suffix_residuals(model, batch, prefix)
             for name, scores in self.signals.score(activations, content.to(activations.device)).items():
                 parts[name].append(scores)
         return {name: torch.cat(chunks)[self.restore.to(chunks[0].device)] for name, chunks in parts.items()}
@@ -91,11 +86,17 @@ class PromptProbe:
         self.prefix = None
         return None
 
+    def _suffix_residuals(self, model: nn.Module, batch: EncodedBatch, prefix: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's activations after the shared prefix, and its content mask cut to match."""
+        cut = self.prefix.length
+        activations = self.prefix.residuals(model, self.layer, prefix, batch.input_ids[:, cut:], batch.attention_mask)
+        return activations, batch.content_mask[:, cut:]
+
     def _disagreement(self, model: nn.Module, prefix: list[tuple[torch.Tensor, torch.Tensor]]) -> str | None:
-        batch, cut = self.batches[0], self.prefix.length
-        plain = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)[:, cut:]
-        cached = self.prefix.residuals(model, self.layer, prefix, batch.input_ids[:, cut:], batch.attention_mask)
-        content = batch.content_mask[:, cut:].to(plain.device)
+        batch = self.batches[0]
+        cached, content = self._suffix_residuals(model, batch, prefix)
+        plain = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)[:, self.prefix.length :]
+        content = content.to(plain.device)
         scale = float(plain[content].abs().max()) if content.any() else 1.0
         error = float((plain - cached)[content].abs().max()) if content.any() else 0.0
         # Row-by-row kernels differ a little from batched ones; a wrong cache is off by O(1).

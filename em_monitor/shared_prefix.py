@@ -13,6 +13,7 @@ captured layer like any scoring pass, so its cache holds only the layers that ru
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -21,25 +22,26 @@ from torch import nn
 from transformers import DynamicCache
 
 from em_monitor.capture import CaptureError, StopForward, capture_residual, model_device, scoring_mode
+from em_monitor.chat import EncodedBatch
 
 __all__ = ["SharedPrefix", "shared_prefix_length"]
 
 
-def shared_prefix_length(input_ids: list[torch.Tensor], attention_masks: list[torch.Tensor], content_masks: list[torch.Tensor]) -> int:
+def shared_prefix_length(batches: Sequence[EncodedBatch]) -> int:
     """How many leading tokens every prompt has in common, stopping before any prompt's first content token.
 
     Stopping before content keeps every pooled position in the per-prompt suffix, so pooling sees
     exactly the tokens it would see without the cache; at least one token of every prompt stays
     in the suffix, so every row still has a query to run.
     """
-    first = input_ids[0][0]
-    limit = min(int(mask.sum(dim=1).min()) for mask in attention_masks) - 1
-    for content in content_masks:
-        has_content = content.any(dim=1)
+    first = batches[0].input_ids[0]
+    limit = min(int(batch.attention_mask.sum(dim=1).min()) for batch in batches) - 1
+    for batch in batches:
+        has_content = batch.content_mask.any(dim=1)
         if has_content.any():
-            limit = min(limit, int(content.float().argmax(dim=1)[has_content].min()))
+            limit = min(limit, int(batch.content_mask.float().argmax(dim=1)[has_content].min()))
     length = 0
-    while length < max(limit, 0) and all(bool((ids[:, length] == first[length]).all()) for ids in input_ids):
+    while length < max(limit, 0) and all(bool((batch.input_ids[:, length] == first[length]).all()) for batch in batches):
         length += 1
     return length
 
