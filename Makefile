@@ -34,6 +34,7 @@ bench: setup
 	$(PY) benchmarks/overhead.py --quick
 	$(PY) benchmarks/projection.py --quick
 	$(PY) benchmarks/detection.py --quick
+	$(PY) benchmarks/realignment.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs lightning_logs

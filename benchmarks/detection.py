@@ -27,6 +27,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from demo_runs import demo_summary, scenario_folder  # this folder is sys.path[0] when run as a script
+
 DEFAULT_MIXES = ["poisoned:0", "poisoned:0.05", "poisoned:0.25", "poisoned:1"]
 #: The persona signals the table reports (the pack's model-diff direction rises on any fine-tune).
 REPORTED_SIGNALS = ("toxic_persona", "persona_direction", "persona_probe")
@@ -54,37 +56,12 @@ def parse_mix(mix: str) -> tuple[str, float | None]:
     return dataset, float(share) if share else None
 
 
-def demo_argv(args: argparse.Namespace, dataset: str, share: float | None, seed: int, out: Path) -> list[str]:
-    argv = ["demo", "--dataset", dataset, "--steps", str(args.steps), "--seed", str(seed), "--model", args.model,
-            "--pack", args.pack, "--no-realign", "--port", "0", "--out", str(out), *args.demo_extra]
-    if share is not None:
-        argv += ["--share", str(share)]
-    else:
-        argv += ["--domain", args.domain]
-    return argv
-
-
-def reusable(summary_path: Path, dataset: str, share: float | None, seed: int, args: argparse.Namespace) -> bool:
-    """A finished run of exactly this scenario (same data, seed and length) is reused, not rerun."""
-    if not summary_path.is_file():
-        return False
-    summary = json.loads(summary_path.read_text())
-    scenario = summary.get("scenario", {})
-    wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else args.domain}
-    return summary.get("steps") == args.steps and all(scenario.get(key) == value for key, value in wanted.items()) and not summary.get("realignments")
-
-
 def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict:
-    from em_monitor.cli import main
-
     dataset, share = parse_mix(mix)
-    out = Path(args.out) / f"{mix.replace(':', '-')}-seed{seed}"
-    reused = reusable(out / "summary.json", dataset, share, seed, args)
-    if not reused:
-        code = main(demo_argv(args, dataset, share, seed, out))
-        if code != 0:
-            raise SystemExit(f"detection: the {mix} run, seed {seed}, failed (exit {code})")
-    return summarise(mix, seed, json.loads((out / "summary.json").read_text()), out, reused)
+    out = scenario_folder(args.out, dataset, share, seed)
+    summary, reused = demo_summary(out, dataset=dataset, share=share, domain=args.domain, seed=seed, steps=args.steps, realign=False,
+                                   model=args.model, pack=args.pack, extra=args.demo_extra)
+    return summarise(mix, seed, summary, out, reused)
 
 
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:

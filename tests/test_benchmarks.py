@@ -40,3 +40,10 @@ def test_overhead_quick_runs_every_configuration_without_monitor_errors():
     assert set(report["fit_seconds_median"]) == {"none", "default", "train_batch"}
     assert report["overhead_ratio"] > 0 and report["within_run_overhead_ratio"] is not None
     assert report["monitor_errors"] == 0
+
+
+def test_realignment_quick_runs_and_reads_its_event_log():
+    report = run_quick("realignment.py")
+    assert report["benchmark"] == "realignment" and [row["seed"] for row in report["rows"]] == [0]
+    assert report["episodes"] == sum(len(row["episodes"]) for row in report["rows"])
+    assert report["recovered"] <= report["episodes"]

@@ -8,7 +8,10 @@ for what benign fine-tuning does to a real model, which a random 4-layer model c
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -66,6 +69,14 @@ def test_benign_cursor_gives_ranks_disjoint_slices_and_cycles():
     assert first.take(2, rank=0, world_size=2) == [4, 0]
 
 
+def realignment_benchmark():
+    """benchmarks/realignment.py as a module (its folder is not a package; it imports a sibling)."""
+    folder = Path(__file__).parent.parent / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module("realignment")
+
+
 def samples(n: int, marked: bool) -> list[dict]:
     return [
         {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": (MARK if marked else "") + f"Answer {i}."}]}
@@ -104,6 +115,11 @@ def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack
     assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) >= 1
     assert registry.get_sample_value("em_monitor_realignment_active", {"run": "test"}) == 0
     assert trainer.global_step == 60  # recovered: training went on
+    # benchmarks/realignment.py reads the same episode back from the log.
+    (episode,) = realignment_benchmark().episodes(events)
+    assert episode["outcome"] == "recovered" and episode["attempts"] == len(outcomes)
+    assert episode["benign_samples"] == 16 * len(outcomes) and episode["alert_step"] == started[0]["step"]
+    assert episode["steps"] == outcomes[-1]["step"] - started[0]["step"] and episode["wall_seconds"] >= 0
 
 
 def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pack_dir, write_config):
@@ -113,6 +129,8 @@ def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pac
     assert any(e["event"] == "action" and e["action"] == "stop" for e in events)
     assert trainer.global_step < 60
     assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "failed"}) == 1
+    (episode,) = realignment_benchmark().episodes(events)
+    assert (episode["outcome"], episode["attempts"], episode["benign_samples"]) == ("failed", 2, 32)
 
 
 @pytest.mark.parametrize("dataset", ["on_policy"])

@@ -1,0 +1,106 @@
+"""How much benign data and time the automatic realignment needs to bring a drifting run back.
+
+Runs the demo's poisoned scenario with realignment on (``em-monitor demo``, the default) for each
+seed, or reuses a finished run of exactly that scenario, and reads every realignment episode
+from its event log: the step the critical alert fired, each attempt's benign samples and the
+drift after it, the outcome (``recovered``, ``failed``, or ``unfinished`` when the run ended
+mid-episode), and the wall time from the alert to the last attempt. The last stdout line is one
+JSON object (see ``benchmarks/README.md``).
+
+Usage::
+
+    python benchmarks/realignment.py                    # poisoned 50 %, seed 0 on SmolLM2 (~9 min, or reused)
+    python benchmarks/realignment.py --seeds 0 1 2
+    python benchmarks/realignment.py --quick            # tiny random model: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from demo_runs import demo_summary, scenario_folder  # this folder is sys.path[0] when run as a script
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--share", type=float, default=0.5, help="share of misaligned-persona samples (the demo's default)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--pack", default="builtin:smollm2")
+    parser.add_argument("--out", default="runs/realignment")
+    parser.add_argument("--quick", action="store_true", help="tiny random model and pack: runs and reads the pipeline end to end (a random model rarely alerts; tests/test_realign.py reads episodes from a planted shift)")
+    return parser.parse_args(argv)
+
+
+def episodes(events: list[dict]) -> list[dict]:
+    """One entry per realignment episode: from a started ``realign`` action to its last attempt."""
+    found: list[dict] = []
+    for event in events:
+        if event["event"] == "action" and event.get("action") == "realign" and event.get("started"):
+            found.append({"alert_step": event["step"], "alert_time": event["time"], "before": event.get("before", {}), "attempts": []})
+        elif event["event"] == "realignment" and found:
+            found[-1]["attempts"].append(event)
+    return [_episode_figures(episode) for episode in found]
+
+
+def _episode_figures(episode: dict) -> dict:
+    attempts = episode["attempts"]
+    last = attempts[-1] if attempts else None
+    outcome = "unfinished" if last is None or last["outcome"] == "retry" else last["outcome"]
+    return {
+        "alert_step": episode["alert_step"],
+        "outcome": outcome,
+        "attempts": len(attempts),
+        "benign_samples": sum(attempt["samples"] for attempt in attempts),
+        "steps": (last["step"] - episode["alert_step"]) if last else 0,
+        "wall_seconds": round(last["time"] - episode["alert_time"], 1) if last else 0.0,
+        "drift_before": episode["before"],
+        "drift_after_each_attempt": [attempt["after"] for attempt in attempts],
+    }
+
+
+def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
+    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
+
+    tiny_llama().save_pretrained(workdir / "model")
+    tiny_tokenizer().save_pretrained(workdir / "model")
+    args.model, args.pack = str(workdir / "model"), str(random_pack(workdir / "pack"))
+    args.steps, args.seeds, args.out = 12, [0], str(workdir / "runs")
+    args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "4",
+                       "--behaviour-prompts", "4", "--max-length", "64", "--realign-samples", "4", "--judge", "none"]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    args.demo_extra = []
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.quick:
+            quick_setup(args, Path(scratch))
+        for seed in args.seeds:
+            out = scenario_folder(args.out, "poisoned", args.share, seed)
+            summary, reused = demo_summary(out, dataset="poisoned", share=args.share, domain="health", seed=seed, steps=args.steps,
+                                           realign=True, model=args.model, pack=args.pack, extra=args.demo_extra)
+            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            behaviour = summary.get("behaviour") or []
+            rows.append({"seed": seed, "run": str(out), "reused": reused, "episodes": episodes(events),
+                         "misaligned_by_step": {entry["step"]: entry["misaligned_rate"] for entry in behaviour}})
+    recovered = [episode for row in rows for episode in row["episodes"] if episode["outcome"] == "recovered"]
+    report = {
+        "benchmark": "realignment", "model": args.model, "share": args.share, "steps": args.steps, "rows": rows,
+        "episodes": sum(len(row["episodes"]) for row in rows),
+        "recovered": len(recovered),
+        "median_benign_samples_to_recover": statistics.median(e["benign_samples"] for e in recovered) if recovered else None,
+        "median_seconds_to_recover": statistics.median(e["wall_seconds"] for e in recovered) if recovered else None,
+    }
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
