@@ -47,3 +47,12 @@ def _matches(out: Path, wanted: dict, steps: int, realign: bool) -> bool:
     # A run with realignment on that never realigned trained exactly like one with it off.
     same_training = realigns == realign or (not realign and not summary.get("realignments"))
     return summary.get("steps") == steps and same_training and all(scenario.get(key) == value for key, value in wanted.items())
+
+
+def tiny_model_and_pack(workdir: Path) -> tuple[str, str]:
+    """A tiny random Llama saved to disk and a random pack of its width, for a benchmark's ``--quick`` run."""
+    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
+
+    tiny_llama().save_pretrained(workdir / "model")
+    tiny_tokenizer().save_pretrained(workdir / "model")
+    return str(workdir / "model"), str(random_pack(workdir / "pack"))

@@ -27,7 +27,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from demo_runs import demo_summary, scenario_folder  # this folder is sys.path[0] when run as a script
+from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
 DEFAULT_MIXES = ["poisoned:0", "poisoned:0.05", "poisoned:0.25", "poisoned:1"]
 #: The persona signals the table reports (the pack's model-diff direction rises on any fine-tune).
@@ -115,11 +115,7 @@ def _rounded(value: float | None) -> float | None:
 
 def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
     """A tiny random Llama saved to disk and a random pack of its width: the pipeline end to end in seconds."""
-    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
-
-    tiny_llama().save_pretrained(workdir / "model")
-    tiny_tokenizer().save_pretrained(workdir / "model")
-    args.model, args.pack = str(workdir / "model"), str(random_pack(workdir / "pack"))
+    args.model, args.pack = tiny_model_and_pack(workdir)
     args.steps, args.mixes, args.seeds = 12, ["poisoned:0", "poisoned:1"], [0]
     args.out = str(workdir / "runs")
     args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "2",

@@ -22,7 +22,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from demo_runs import demo_summary, scenario_folder  # this folder is sys.path[0] when run as a script
+from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,11 +65,7 @@ def _episode_figures(episode: dict) -> dict:
 
 
 def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
-    from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
-
-    tiny_llama().save_pretrained(workdir / "model")
-    tiny_tokenizer().save_pretrained(workdir / "model")
-    args.model, args.pack = str(workdir / "model"), str(random_pack(workdir / "pack"))
+    args.model, args.pack = tiny_model_and_pack(workdir)
     args.steps, args.seeds, args.out = 12, [0], str(workdir / "runs")
     args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "4",
                        "--behaviour-prompts", "4", "--max-length", "64", "--realign-samples", "4", "--judge", "none"]
