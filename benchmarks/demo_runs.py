@@ -21,13 +21,16 @@ def scenario_folder(root: str | Path, dataset: str, share: float | None, seed: i
 
 
 def demo_summary(out: Path, *, dataset: str, share: float | None, domain: str, seed: int, steps: int, realign: bool,
-                 model: str, pack: str, extra: list[str]) -> tuple[dict, bool]:
-    """The run's ``summary.json`` and whether it was reused; runs the demo when no matching run exists."""
+                 model: str, pack: str, extra: list[str], run: bool = True) -> tuple[dict | None, bool]:
+    """The run's ``summary.json`` and whether it was reused; runs the demo when no matching run exists
+    (with ``run=False``, returns ``(None, False)`` instead: tabulating what is there)."""
     from em_monitor.cli import main
 
     wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else domain}
     if _matches(out, wanted, steps, realign):
         return json.loads((out / "summary.json").read_text()), True
+    if not run:
+        return None, False
     argv = ["demo", "--dataset", dataset, "--steps", str(steps), "--seed", str(seed), "--model", model, "--pack", pack,
             "--port", "0", "--out", str(out), *extra, *(["--share", str(share)] if share is not None else ["--domain", domain])]
     if not realign:

@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--pack", default="builtin:smollm2")
     parser.add_argument("--out", default="runs/detection")
+    parser.add_argument("--no-run", action="store_true", help="tabulate the finished runs in --out only; run nothing")
     parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 12 steps, mixes poisoned:0 and poisoned:1")
     return parser.parse_args(argv)
 
@@ -56,12 +57,12 @@ def parse_mix(mix: str) -> tuple[str, float | None]:
     return dataset, float(share) if share else None
 
 
-def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict:
+def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict | None:
     dataset, share = parse_mix(mix)
     out = scenario_folder(args.out, dataset, share, seed)
     summary, reused = demo_summary(out, dataset=dataset, share=share, domain=args.domain, seed=seed, steps=args.steps, realign=False,
-                                   model=args.model, pack=args.pack, extra=args.demo_extra)
-    return summarise(mix, seed, summary, out, reused)
+                                   model=args.model, pack=args.pack, extra=args.demo_extra, run=not args.no_run)
+    return summarise(mix, seed, summary, out, reused) if summary is not None else None
 
 
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
             quick_setup(args, Path(scratch))
         for mix in args.mixes:
             parse_mix(mix)  # fail on a typo before hours of fine-tuning
-        rows = [run_row(args, mix, seed) for mix in args.mixes for seed in args.seeds]
+        rows = [row for mix in args.mixes for seed in args.seeds if (row := run_row(args, mix, seed)) is not None]
     report = {"benchmark": "detection", "model": args.model, "steps": args.steps, "domain": args.domain,
               "rows": rows, "by_mix": aggregate(rows)}
     print(json.dumps(report))
