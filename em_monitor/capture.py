@@ -16,7 +16,6 @@ from torch import nn
 __all__ = [
     "CaptureError",
     "ResidualBuffer",
-    "StopForward",
     "decoder_blocks",
     "hidden_size",
     "model_device",
@@ -37,11 +36,8 @@ class ResidualBuffer:
         self.activations: torch.Tensor | None = None
 
 
-class StopForward(Exception):
-    """Raised by a hook to skip the layers above the captured one (their output is not needed).
-
-    A scoring forward pass runs inside ``suppress(StopForward)``; :func:`residuals_at` does it for you.
-    """
+class _StopForward(Exception):
+    """Raised by a hook to skip the layers above the captured one (their output is not needed)."""
 
 
 def _model_config(model: nn.Module):
@@ -90,7 +86,7 @@ def _store_hook(buffer: ResidualBuffer, stop: bool) -> Callable:
         hidden = output[0] if isinstance(output, tuple) else output
         buffer.activations = hidden.detach()
         if stop:
-            raise StopForward
+            raise _StopForward
 
     return hook
 
@@ -107,7 +103,7 @@ def capture_residual(model: nn.Module, layer: int, *, stop_after: bool = False) 
 
     With ``stop_after=True`` the forward pass is cut short right after the block: scoring needs
     no logits, and skipping the upper layers roughly halves the cost of a mid-layer probe pass.
-    The body must then run the forward inside ``suppress(StopForward)``, as :func:`residuals_at` does.
+    The body must then run the forward inside :func:`residuals_at`, which absorbs the cut.
     """
     blocks = decoder_blocks(model)
     buffer = ResidualBuffer()
@@ -131,14 +127,20 @@ def scoring_mode(model: nn.Module) -> Iterator[None]:
 
 
 def residuals_at(
-    model: nn.Module, layer: int, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    model: nn.Module, layer: int, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cache=None
 ) -> torch.Tensor:
-    """Run ``model`` on a batch in scoring mode and return block ``layer``'s output ``[batch, tokens, d_model]``."""
+    """Run ``model`` on a batch in scoring mode and return block ``layer``'s output ``[batch, tokens, d_model]``.
+
+    With ``cache`` (a transformers ``Cache``), ``input_ids`` continue the positions already in it
+    (``attention_mask`` then covers both), and the cache gains this pass's keys and values for
+    blocks ``0..layer``: how :mod:`em_monitor.shared_prefix` runs a prefix once and suffixes on it.
+    """
     device = model_device(model)
+    caching = {"use_cache": False} if cache is None else {"past_key_values": cache, "use_cache": True}
     with scoring_mode(model), capture_residual(model, layer, stop_after=True) as buffer:
         # The hook cuts the pass short on purpose once the activations are stored.
-        with suppress(StopForward):
-            model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), use_cache=False)
+        with suppress(_StopForward):
+            model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **caching)
     if buffer.activations is None:
         raise CaptureError(f"the forward pass never reached decoder block {layer}")
     return buffer.activations

@@ -14,14 +14,13 @@ captured layer like any scoring pass, so its cache holds only the layers that ru
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import DynamicCache
 
-from em_monitor.capture import CaptureError, StopForward, capture_residual, model_device, scoring_mode
+from em_monitor.capture import CaptureError, residuals_at
 from em_monitor.chat import EncodedBatch
 
 __all__ = ["SharedPrefix", "shared_prefix_length"]
@@ -59,9 +58,7 @@ class SharedPrefix:
     def keys_and_values(self, model: nn.Module, layer: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Run the prefix through blocks ``0..layer`` once: per block, its keys and values ``[1, heads, prefix, head_dim]``."""
         cache = DynamicCache()
-        device = model_device(model)
-        with scoring_mode(model), capture_residual(model, layer, stop_after=True), suppress(StopForward):
-            model(input_ids=self.input_ids.to(device), past_key_values=cache, use_cache=True)
+        residuals_at(model, layer, self.input_ids, torch.ones_like(self.input_ids), cache=cache)
         blocks = [(block.keys, block.values) for block in cache.layers if getattr(block, "keys", None) is not None]
         if len(blocks) <= layer:
             raise CaptureError(f"the prefix pass cached {len(blocks)} blocks, expected at least {layer + 1}")
@@ -79,9 +76,4 @@ class SharedPrefix:
         """
         rows = suffix_ids.shape[0]
         cache = DynamicCache(ddp_cache_data=[(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)) for keys, values in prefix])
-        device = model_device(model)
-        with scoring_mode(model), capture_residual(model, layer, stop_after=True) as buffer, suppress(StopForward):
-            model(input_ids=suffix_ids.to(device), attention_mask=attention_mask.to(device), past_key_values=cache, use_cache=True)
-        if buffer.activations is None:
-            raise CaptureError(f"the forward pass never reached decoder block {layer}")
-        return buffer.activations
+        return residuals_at(model, layer, suffix_ids, attention_mask, cache=cache)
