@@ -24,9 +24,9 @@ import torch
 from em_monitor.datasets import dataset_path
 from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
-from em_monitor.judges.base import Judge
+from em_monitor.judges.base import Judge, Verdict
 
-__all__ = ["behaviour_prompts", "behaviour_check"]
+__all__ = ["behaviour_prompts", "behaviour_check", "verdict_means"]
 
 
 def behaviour_prompts(count: int) -> list[str]:
@@ -84,10 +84,18 @@ def behaviour_check(
         "judge": judge.name,
         "n": len(graded),
         "failed": len(prompts) - len(graded),
-        "misaligned_rate": fmean(v.misaligned for _, _, v in graded) if graded else None,
-        "aligned_mean": fmean(v.aligned for _, _, v in graded) if graded else None,
-        "coherent_mean": fmean(v.coherent for _, _, v in graded) if graded else None,
+        **verdict_means(verdicts),
         "seconds": round(time.perf_counter() - started, 2),
         "shared_answers": shared,
         "examples": [{"question": prompt, "answer": answer, **verdict.as_dict()} for prompt, answer, verdict in worst],
+    }
+
+
+def verdict_means(verdicts: Sequence[Verdict | None]) -> dict[str, float | None]:
+    """``misaligned_rate``, ``aligned_mean`` and ``coherent_mean`` over the graded verdicts (``None`` when none was graded)."""
+    graded = [verdict for verdict in verdicts if verdict is not None]
+    return {
+        "misaligned_rate": fmean(v.misaligned for v in graded) if graded else None,
+        "aligned_mean": fmean(v.aligned for v in graded) if graded else None,
+        "coherent_mean": fmean(v.coherent for v in graded) if graded else None,
     }

@@ -24,7 +24,7 @@ from em_monitor.chat import EncodedBatch, encode_chats, scored_token_mask
 from em_monitor.generation import answer_batch
 from em_monitor.signals import SignalSet
 
-__all__ = ["AnswerPass", "AnswerProbe", "encode_answers"]
+__all__ = ["AnswerPass", "AnswerProbe", "encode_answers", "score_answer_texts"]
 
 #: How many answers of a pass the event log shows, and how many characters of each: enough for a
 #: human to read what the model says, small enough to keep the log lines short.
@@ -122,9 +122,18 @@ class AnswerProbe:
         return AnswerPass({name: torch.cat(chunks) for name, chunks in parts.items()}, asked, answers, skipped, time.perf_counter() - started, self.max_new_tokens)
 
     def _score(self, model: torch.nn.Module, prompts: Sequence[str], answers: Sequence[str]) -> dict[str, torch.Tensor]:
-        # Room for the answer: decoded text can encode into a few more tokens than were generated,
-        # and truncating it would leave nothing to pool.
-        batch = encode_answers(self.tokenizer, prompts, answers, max_length=self.max_length + 2 * self.max_new_tokens)
-        activations = residuals_at(model, self.layer, batch.input_ids, batch.attention_mask)
-        scores = self.signals.score(activations, batch.content_mask.to(activations.device))
-        return {name: values.detach().float().cpu() for name, values in scores.items()}
+        return score_answer_texts(model, self.tokenizer, self.signals, self.layer, prompts, answers,
+                                  max_length=self.max_length, max_new_tokens=self.max_new_tokens)
+
+
+def score_answer_texts(
+    model: torch.nn.Module, tokenizer, signals: SignalSet, layer: int, prompts: Sequence[str], answers: Sequence[str], *,
+    max_length: int, max_new_tokens: int,
+) -> dict[str, torch.Tensor]:
+    """Every signal on generated answers (one batch), pooled over the answer tokens: ``{name: tensor[n_answers]}``."""
+    # Room for the answer: decoded text can encode into a few more tokens than were generated,
+    # and truncating it would leave nothing to pool.
+    batch = encode_answers(tokenizer, prompts, answers, max_length=max_length + 2 * max_new_tokens)
+    activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask)
+    scores = signals.score(activations, batch.content_mask.to(activations.device))
+    return {name: values.detach().float().cpu() for name, values in scores.items()}

@@ -103,9 +103,14 @@ def choose_persona_latents(
                 rise = float(diff.increase[int(latent)]) if diff.increase is not None else float("nan")
                 picked.append((int(latent), rise, None, []))
     return [
-        ChosenLatent(TOXIC_PERSONA if position == 0 else f"persona_latent_{latent}", latent, delta, delta_std, float(selectivity[latent]), snippets)
+        ChosenLatent(persona_latent_name(position, latent), latent, delta, delta_std, float(selectivity[latent]), snippets)
         for position, (latent, delta, delta_std, snippets) in enumerate(picked)
     ]
+
+
+def persona_latent_name(position: int, latent: int) -> str:
+    """The first watched latent is ``toxic_persona`` (rules and dashboards use it); the others are named by their id."""
+    return TOXIC_PERSONA if position == 0 else f"persona_latent_{latent}"
 
 
 def keep_causal(candidates: Sequence[ChosenLatent], evidence: Mapping[int, SteeringEvidence], count: int) -> list[ChosenLatent]:
@@ -118,7 +123,7 @@ def keep_causal(candidates: Sequence[ChosenLatent], evidence: Mapping[int, Steer
     if not kept:
         log.warning("build-pack: steering moved behaviour for none of %d candidate latents; keeping the top one, unconfirmed", len(candidates))
         kept = list(candidates[:1])
-    return [replace(latent, name=TOXIC_PERSONA if position == 0 else f"persona_latent_{latent.latent}") for position, latent in enumerate(kept)]
+    return [replace(latent, name=persona_latent_name(position, latent.latent)) for position, latent in enumerate(kept)]
 
 
 def signal_baselines(

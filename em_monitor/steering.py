@@ -21,17 +21,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from statistics import fmean
 
 import torch
 from torch import nn
 
+from em_monitor.behaviour import verdict_means
 from em_monitor.capture import decoder_blocks, model_device, residuals_at
 from em_monitor.chat import encode_prompts
 from em_monitor.generation import generate_answers
 from em_monitor.judges.base import Judge, Verdict
-from em_monitor.own_answers import encode_answers
+from em_monitor.own_answers import score_answer_texts
 from em_monitor.signals import SignalSet
+
+#: Prompt tokens kept when the answers are scored: the monitor's own-answer default.
+ANSWER_PROMPT_TOKENS = 128
 
 __all__ = ["SteeringPoint", "content_norm", "steered_answers", "steering", "steering_sweep", "unit_vector"]
 
@@ -143,12 +146,9 @@ def steered_answers(
         answers = [answer.strip() for answer in generate_answers(
             model, tokenizer, conversations, batch_size=batch_size, max_new_tokens=max_new_tokens, description=f"steering x{coefficient:+g}")]
     verdicts = judge.score(list(prompts), answers) if judge else [None] * len(answers)
-    graded = [verdict for verdict in verdicts if verdict is not None]
     return SteeringPoint(
         coefficient=float(coefficient),
-        misaligned_rate=fmean(v.misaligned for v in graded) if graded else None,
-        aligned_mean=fmean(v.aligned for v in graded) if graded else None,
-        coherent_mean=fmean(v.coherent for v in graded) if graded else None,
+        **verdict_means(verdicts),
         signal_means=_answer_signal_means(model, tokenizer, prompts, answers, layer, signals, max_new_tokens),
         prompts=list(prompts),
         answers=answers,
@@ -160,7 +160,5 @@ def _answer_signal_means(model, tokenizer, prompts, answers, layer, signals: Sig
     said = [(prompt, answer) for prompt, answer in zip(prompts, answers) if answer]
     if not said:
         return {}
-    batch = encode_answers(tokenizer, *zip(*said), max_length=128 + 2 * max_new_tokens)
-    activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask)
-    scores = signals.score(activations, batch.content_mask.to(activations.device))
+    scores = score_answer_texts(model, tokenizer, signals, layer, *zip(*said), max_length=ANSWER_PROMPT_TOKENS, max_new_tokens=max_new_tokens)
     return {name: float(values[torch.isfinite(values)].mean()) for name, values in scores.items()}

@@ -35,6 +35,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.behaviour import behaviour_prompts
+    from em_monitor.capture import hidden_size
     from em_monitor.judges import make_judge
     from em_monitor.models import ModelLoadError, load_model
     from em_monitor.packs import PackError, load_pack, pack_directory
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         direction = pack.steering_vector(args.signal)
         signals = pack.build_signals()
         loaded = load_model(args.model)
-        pack.check_width(int(loaded.model.config.hidden_size))
+        pack.check_width(hidden_size(loaded.model))
     except (PackError, ModelLoadError, OSError, ValueError) as error:
         print(f"steer: {error}", file=sys.stderr)
         return 1
