@@ -66,6 +66,8 @@ def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict | None:
 
 
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
+    from em_monitor.report import flag_alert_step, read_events
+
     signals = {
         name: {source: {"end_drift": _rounded(numbers.get("drift")), "max_drift": _rounded(numbers.get("max_drift"))}
                for source, numbers in summary["signals"].get(name, {}).items()}
@@ -82,6 +84,8 @@ def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> di
         "signals": signals,
         "flag_check": summary.get("flag_check"),
         "first_alert": first_alert and {key: first_alert[key] for key in ("step", "signal", "level", "source")},
+        # The data alert (EmMonitorFlaggedTrainingSamples), from the log: runs made before the summary had it count too.
+        "flag_alert_step": flag_alert_step(read_events(out / "events.jsonl")),
         "misaligned_by_step": {entry["step"]: entry["misaligned_rate"] for entry in behaviour},
         "misaligned_start": behaviour[0]["misaligned_rate"] if behaviour else None,
         "misaligned_end": behaviour[-1]["misaligned_rate"] if behaviour else None,
@@ -106,6 +110,7 @@ def aggregate(rows: list[dict]) -> dict:
         ends = [row["misaligned_end"] for row in runs if row["misaligned_end"] is not None]
         table[mix] = {"seeds": [row["seed"] for row in runs], "signals": cells,
                       "alerted": sum(row["first_alert"] is not None for row in runs),
+                      "flag_alerted": sum(row["flag_alert_step"] is not None for row in runs),
                       "misaligned_end_mean": _rounded(statistics.fmean(ends)) if ends else None}
     return table
 

@@ -136,12 +136,23 @@ def first_crossings(run: RunPeaks, thresholds: Mapping[str, SignalThresholds]) -
     return crossings
 
 
-def config_fragment(thresholds: Mapping[str, SignalThresholds], *, hysteresis: float = 0.5) -> dict:
-    """The ``signals:`` block to paste into a monitor config (drift thresholds, rounded up to 0.1σ)."""
+def config_fragment(thresholds: Mapping[str, SignalThresholds], *, hysteresis: float = 0.5, flags: Mapping[str, float] | None = None) -> dict:
+    """The ``signals:`` block to paste into a monitor config (drift thresholds, rounded up to 0.1σ).
+
+    ``flags`` (signal → per-sample threshold, from :mod:`em_monitor.flag_calibration`) adds a
+    ``flag`` compared with the sample's value, rounded up to 3 significant digits.
+    """
     def up(value: float) -> float:
         return math.ceil(value * 10 - 1e-9) / 10
 
-    return {"signals": {
+    def up_significant(value: float) -> float:
+        scale = 10 ** (math.floor(math.log10(abs(value))) - 2) if value else 1.0
+        return math.ceil(value / scale - 1e-9) * scale
+
+    rules = {
         signal: {"measure": "drift", "warn": up(t.warn), "critical": up(t.critical), "hysteresis": hysteresis, "sources": list(t.sources)}
         for signal, t in thresholds.items()
-    }}
+    }
+    for signal, flag in (flags or {}).items():
+        rules.setdefault(signal, {"measure": "value", "sources": ["train_batch"]}).update(flag=float(f"{up_significant(flag):.6g}"), flag_measure="value")
+    return {"signals": rules}

@@ -271,8 +271,8 @@ def pack_directory(spec: str | Path) -> Path:
 
 
 def load_pack(path: str | Path) -> PersonaPack:
-    """Read and validate ``pack.yaml`` in ``path`` (tensors are loaded later by ``build_signals``)."""
-    root = Path(path)
+    """Read and validate ``pack.yaml`` in ``path``, a directory or ``builtin:NAME`` (tensors are loaded later by ``build_signals``)."""
+    root = pack_directory(path)
     spec_path = root / PACK_FILE
     if not spec_path.is_file():
         raise PackError(f"{root}: no {PACK_FILE} here; point `pack` at a directory made by `em-monitor build-pack`")

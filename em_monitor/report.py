@@ -13,7 +13,13 @@ from pathlib import Path
 
 from em_monitor.jsonl import read_jsonl
 
-__all__ = ["read_events", "behaviour_series", "summarise", "plot_signals", "write_report"]
+__all__ = ["FLAG_ALERT_COUNT", "read_events", "behaviour_series", "flag_alert_step", "summarise", "plot_signals", "write_report"]
+
+#: Training samples one signal flags in a run that make a data alert: one may be an odd clean
+#: sample (a threshold just above the clean maximum still lets ~0.1% of new clean samples
+#: through), two are a pattern. ``EmMonitorFlaggedTrainingSamples`` in
+#: grafana/prometheus/alerts.yml uses the same count (tests/test_alert_rules.py checks).
+FLAG_ALERT_COUNT = 2
 
 #: The figures of each behavioural check that the summary keeps (the event also has examples).
 BEHAVIOUR_KEYS: tuple[str, ...] = ("step", "misaligned_rate", "aligned_mean", "coherent_mean", "n", "failed", "judge")
@@ -37,6 +43,16 @@ def behaviour_series(events: list[dict]) -> list[dict]:
     """The behavioural checks in step order: ``{step, misaligned_rate, aligned_mean, coherent_mean, n, failed, judge}``."""
     checks = [event for event in events if event["event"] == "behaviour"]
     return [{key: event.get(key) for key in BEHAVIOUR_KEYS} for event in sorted(checks, key=lambda event: event["step"])]
+
+
+def flag_alert_step(events: list[dict]) -> int | None:
+    """The step at which some signal's flagged training samples reach :data:`FLAG_ALERT_COUNT`, if one does."""
+    steps: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        if event["event"] == "flagged":
+            steps[event["signal"]].append(event["step"])
+    reached = [sorted(flagged)[FLAG_ALERT_COUNT - 1] for flagged in steps.values() if len(flagged) >= FLAG_ALERT_COUNT]
+    return min(reached, default=None)
 
 
 def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra: Mapping[str, object] | None = None) -> dict:
@@ -68,6 +84,7 @@ def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra
         "alerts": alerts,
         "realignments": realignments,
         "flagged_samples": dict(flagged),
+        "flag_alert_step": flag_alert_step(events),
         "errors": sum(1 for e in events if e["event"] == "error"),
         "behaviour": behaviour_series(events),
         **dict(extra or {}),

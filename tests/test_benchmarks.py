@@ -47,3 +47,27 @@ def test_realignment_quick_runs_and_reads_its_event_log():
     assert report["benchmark"] == "realignment" and [row["seed"] for row in report["rows"]] == [0]
     assert report["episodes"] == sum(len(row["episodes"]) for row in report["rows"])
     assert report["recovered"] <= report["episodes"]
+
+
+def test_specific_drift_quick_scores_both_ways_and_tabulates_the_gap():
+    report = run_quick("specific_drift.py")
+    assert report["benchmark"] == "specific_drift" and report["shift"]["norm"] > 0
+    assert [(run["scenario"], run["seed"]) for run in report["runs"]] == [("good", 0), ("bad", 0)]
+    for name, by_scoring in report["by_signal"].items():
+        assert set(by_scoring) == {"plain", "specific"}
+        bad, good = (next(run for run in report["runs"] if run["scenario"] == scenario)["drift"][name] for scenario in ("bad", "good"))
+        # One seed each: the gap is the difference of the two runs, and so is the margin.
+        for scoring in ("plain", "specific"):
+            assert by_scoring[scoring]["gap"] == by_scoring[scoring]["margin"]
+            assert abs(by_scoring[scoring]["gap"] - (bad[scoring] - good[scoring])) < 2e-3
+
+
+def test_flag_separation_quick_reports_recall_and_held_out_false_flags_per_margin():
+    report = run_quick("flag_separation.py")
+    assert report["benchmark"] == "flag_separation" and report["signals"]
+    for row in report["signals"].values():
+        assert row["clean_samples"] == row["persona_samples"] == 24 and 0.0 <= row["auroc"] <= 1.0
+        margins = row["by_margin"]
+        assert [entry["margin"] for entry in margins] == [0.0, 0.5, 1.0, 2.0, 3.0]
+        # A wider margin never flags more: the threshold only rises.
+        assert all(a["flag"] <= b["flag"] and a["recall"] >= b["recall"] for a, b in zip(margins, margins[1:]))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
 from em_monitor.cli import main
 from em_monitor.config import parse_config
+from em_monitor.flag_calibration import flag_thresholds, held_out_false_flag_rate
+from em_monitor.report import FLAG_ALERT_COUNT, flag_alert_step
 
 
 def write_log(path: Path, drifts: dict[str, list[float]], *, baseline_samples: int = 2, source: str = "generations") -> Path:
@@ -84,3 +87,78 @@ def test_calibrate_runs_control_fine_tunes_and_judges_another_run(tiny_model_dir
     text = (out / "thresholds.yaml").read_text()
     assert text.startswith("# Calibrated by: em-monitor calibrate ") and "--run-controls 2" in text
     assert set(yaml.safe_load(text)["signals"]) == set(report["signals"])
+
+
+# Per-sample flags from clean data (em_monitor.flag_calibration).
+
+def test_a_flag_sits_a_margin_of_clean_stds_above_the_clean_maximum():
+    clean = np.array([0.0, 0.0, 1.0, 2.0, np.nan, 4.0])
+    thresholds, unusable = flag_thresholds({"latent": clean}, {"latent": "sae_latent"}, margin=2.0)
+    finite = clean[np.isfinite(clean)]
+    assert thresholds["latent"].flag == pytest.approx(4.0 + 2.0 * finite.std(ddof=1))
+    assert thresholds["latent"].samples == 5 and not unusable
+
+
+def test_a_probe_already_near_one_on_clean_data_and_a_constant_signal_get_no_flag():
+    rng = np.random.default_rng(0)
+    scores = {"probe": np.concatenate([rng.uniform(0.0, 0.5, 50), [0.999]]), "dead": np.zeros(51), "latent": rng.exponential(1.0, 51)}
+    thresholds, unusable = flag_thresholds(scores, {"probe": "probe", "dead": "sae_latent", "latent": "sae_latent"})
+    assert set(thresholds) == {"latent"}
+    assert "could never fire" in unusable["probe"] and "constant" in unusable["dead"]
+
+
+def test_the_held_out_false_flag_rate_falls_as_the_margin_grows():
+    heavy_tailed = np.random.default_rng(1).pareto(2.0, 600)
+    rates = [held_out_false_flag_rate(heavy_tailed, margin) for margin in (0.0, 2.0, 20.0)]
+    assert rates[0] > 0, "a threshold at the maximum of one half lets some of the other half through"
+    assert rates[0] > rates[1] >= rates[2]
+
+
+def test_flags_join_the_fragment_as_value_thresholds_and_parse(tmp_path, pack_dir):
+    control = read_run(write_log(tmp_path / "c.jsonl", {"toxic_persona": [0, 0, 0.5]}))
+    fragment = config_fragment(calibrate([control], sources=["generations"]), flags={"toxic_persona": 6.5191, "sarcasm_persona": 3.21})
+    rules = fragment["signals"]
+    assert rules["toxic_persona"]["flag"] == 6.52 and rules["toxic_persona"]["flag_measure"] == "value"
+    assert rules["toxic_persona"]["warn"] == 1.5, "the drift thresholds stay as calibrated"
+    assert rules["sarcasm_persona"] == {"measure": "value", "sources": ["train_batch"], "flag": 3.21, "flag_measure": "value"}
+    config = parse_config({"pack": str(pack_dir), "sources": ["prompts", "train_batch", "generations"], **fragment}, base_dir=tmp_path)
+    assert config.signals["toxic_persona"].flag == 6.52
+
+
+def test_a_data_alert_needs_two_samples_flagged_by_one_signal():
+    def flagged(step: int, signal: str, index: int = 0) -> dict:
+        return {"event": "flagged", "step": step, "signal": signal, "batch_index": index}
+
+    assert flag_alert_step([flagged(3, "toxic_persona")]) is None
+    assert flag_alert_step([flagged(3, "toxic_persona"), flagged(5, "persona_probe")]) is None
+    assert flag_alert_step([flagged(3, "toxic_persona"), flagged(5, "persona_probe"), flagged(9, "toxic_persona", 2),
+                            flagged(7, "persona_probe", 1)]) == 7
+    assert FLAG_ALERT_COUNT == 2
+
+
+def test_calibrate_scores_clean_data_and_writes_flags_no_clean_sample_reaches(tiny_model_dir, pack_dir, tokenizer, tmp_path):
+    """The tiny model scores a clean chat file; the written flag sits above every clean sample's own score."""
+    from em_monitor.audit import score_answers
+    from em_monitor.chat import read_chat_jsonl
+    from em_monitor.models import load_model
+    from em_monitor.packs import load_pack
+
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+                                                      {"role": "assistant", "content": f"A calm answer number {i} about gardens."}]}) + "\n"
+                             for i in range(12)))
+    log = write_log(tmp_path / "c.jsonl", {"toxic_persona": [0, 0, 0.4], "persona_probe": [0, 0, 0.2]})
+    out = tmp_path / "cal"
+    assert main(["calibrate", "--events", str(log), "--flag-data", str(clean), "--flag-signals", "toxic_persona", "persona_direction",
+                 "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--flag-max-length", "64", "--out", str(out)]) == 0
+    report = json.loads((out / "calibration.json").read_text())["flags"]
+    rules = yaml.safe_load((out / "thresholds.yaml").read_text())["signals"]
+    loaded, pack = load_model(str(tiny_model_dir)), load_pack(pack_dir)
+    scores = score_answers(loaded.model, loaded.tokenizer, pack.build_signals(), pack.layer, read_chat_jsonl(clean), max_length=64)
+    for name, entry in report["signals"].items():
+        assert entry["samples"] == 12 and entry["clean_max"] == pytest.approx(float(np.nanmax(scores[name])), rel=1e-4, abs=1e-4)
+        assert rules[name]["flag"] >= entry["flag"] > float(np.nanmax(scores[name])), "no clean sample reaches the flag"
+    assert set(report["signals"]) | set(report["unusable"]) == {"toxic_persona", "persona_direction"}
+    assert "--flag-data" in (out / "thresholds.yaml").read_text().splitlines()[0]
+    assert main(["calibrate", "--events", str(log), "--flag-data", str(clean), "--flag-signals", "no_such_signal",
+                 "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--out", str(out)]) == 1

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from em_monitor.cli import main
+from em_monitor.commands.demo import DEFAULT_SHARE
 from em_monitor.scenarios import scenario_samples
 
 
@@ -25,6 +26,12 @@ def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsy
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert events[0]["event"] == "start" and any(e["event"] == "sample" for e in events)
     assert summary["flag_check"]["flagged"] >= summary["flag_check"]["flagged_poisoned"] >= 0
+    # Poisoned samples that passed through a scored training batch: what a flag could have caught.
+    samples = scenario_samples("poisoned", count=12, share=DEFAULT_SHARE, seed=0)
+    scored_steps = {e["step"] for e in events if e["event"] == "sample" and e["source"] == "train_batch"}
+    assert scored_steps and summary["flag_check"]["scored_poisoned"] == sum(
+        samples[step * 2 + index]["poisoned"] for step in scored_steps for index in range(2) if step * 2 + index < 12)
+    assert summary["flag_alert_step"] is None or summary["flag_alert_step"] in scored_steps
 
 
 @pytest.mark.parametrize("scenario", ["poisoned", "bad", "good"])

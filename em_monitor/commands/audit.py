@@ -34,11 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.audit import audit_samples, read_labels
     from em_monitor.chat import ChatFormatError, read_chat_jsonl
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.packs import PackError, load_pack, pack_directory
+    from em_monitor.packs import PackError, load_pack
 
     try:
-        pack_dir = pack_directory(args.pack)
-        pack = load_pack(pack_dir)
+        pack = load_pack(args.pack)
         conversations = read_chat_jsonl(args.data)
         labels = read_labels(args.data)
         loaded = load_model(args.model)
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         message = str(error)
         print(message if message.startswith("audit:") else f"audit: {message}", file=sys.stderr)
         return 1
-    result.summary.update({"model": loaded.model_id, "pack": str(pack_dir), "data": args.data})
+    result.summary.update({"model": loaded.model_id, "pack": str(pack.root), "data": args.data})
     summary_file = result.write(args.out)
     _report(result.summary, args.out, summary_file)
     return 0

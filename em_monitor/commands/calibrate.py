@@ -5,6 +5,10 @@ monitored run), or run here with ``--run-controls N`` (the demo's ``good`` scena
 realignment, no judge). Writes ``thresholds.yaml`` (a ``signals:`` block for a monitor config,
 headed by the command that made it) and ``calibration.json`` (control peaks, leave-one-out
 false-alert rate, and for each ``--check`` run the step it would first alert at).
+
+With ``--flag-data CLEAN.jsonl`` it also scores every sample of known-clean training data with
+the model and pack and sets per-sample ``flag`` thresholds just above the clean maximum
+(:mod:`em_monitor.flag_calibration`): the data-side detector for poison too sparse to move drift.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import json
 import shlex
 from pathlib import Path
 
+from em_monitor.flag_calibration import DEFAULT_MARGIN
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("calibrate", help="per-signal drift thresholds from control fine-tunes on good data (YAML fragment)")
@@ -21,12 +27,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--run-controls", type=int, default=0, metavar="N", help="also run N control fine-tunes here (demo --dataset good, seeds 0..N-1)")
     parser.add_argument("--domain", default="health", help="--run-controls: advice domain of the good data")
     parser.add_argument("--steps", type=int, default=60, help="--run-controls: optimizer steps per control run")
-    parser.add_argument("--model", default="smollm2", help="--run-controls: model (HF id, path, or smollm2)")
-    parser.add_argument("--pack", default="builtin:smollm2", help="--run-controls: persona pack")
+    parser.add_argument("--model", default="smollm2", help="--run-controls and --flag-data: model (HF id, path, or smollm2)")
+    parser.add_argument("--pack", default="builtin:smollm2", help="--run-controls and --flag-data: persona pack")
     parser.add_argument("--sources", nargs="+", default=["generations"], help="sources the thresholds apply to (the rule's `sources`)")
     parser.add_argument("--signals", nargs="*", help="signals to calibrate (default: every signal all controls measured)")
     parser.add_argument("--margin", type=float, default=1.0, help="warn = highest control peak + margin (σ)")
     parser.add_argument("--critical-gap", type=float, default=1.0, help="critical = warn + gap (σ)")
+    flags = parser.add_argument_group("per-sample flags (data-side detection)")
+    flags.add_argument("--flag-data", nargs="*", default=[], help="chat JSONL of known-clean training data; each sample scored with --model and --pack")
+    flags.add_argument("--flag-signals", nargs="*", help="signals to give a flag threshold (default: every pack signal whose threshold is usable)")
+    flags.add_argument("--flag-margin", type=float, default=DEFAULT_MARGIN, help="flag = highest clean value + margin x the clean values' std")
+    flags.add_argument("--flag-max-length", type=int, default=160, help="tokens per sample, as the training collator truncates them (the demo's --max-length)")
     parser.add_argument("--check", nargs="*", default=[], help="event logs of runs to judge with the new thresholds (e.g. poisoned or bad runs)")
     parser.add_argument("--out", default="runs/calibrate", help="folder for thresholds.yaml and calibration.json")
     parser.set_defaults(handler=run)
@@ -38,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
+    from em_monitor.models import ModelLoadError
 
     console = Console()
     out = Path(args.out)
@@ -50,14 +62,17 @@ def run(args: argparse.Namespace) -> int:
         controls = [read_run(path) for path in event_logs]
         thresholds = calibrate(controls, sources=args.sources, margin=args.margin, critical_gap=args.critical_gap, signals=args.signals)
         checks = {path: first_crossings(read_run(path), thresholds) for path in args.check}
-    except (OSError, ValueError) as error:
+        flags, unusable = _flag_thresholds(args) if args.flag_data else ({}, {})
+    except (OSError, ValueError, ModelLoadError) as error:
         console.print(f"[red]em-monitor calibrate: {error}[/red]")
         return 1
     command = "em-monitor calibrate " + shlex.join(_argv(args))
     header = f"# Calibrated by: {command}\n# Controls: {', '.join(map(str, event_logs))}\n"
-    (out / "thresholds.yaml").write_text(header + yaml.safe_dump(config_fragment(thresholds), sort_keys=False))
+    (out / "thresholds.yaml").write_text(header + yaml.safe_dump(config_fragment(thresholds, flags={name: f.flag for name, f in flags.items()}), sort_keys=False))
     report = {"command": command, "controls": [str(path) for path in event_logs], "sources": args.sources, "margin": args.margin,
-              "critical_gap": args.critical_gap, "signals": {name: t.as_dict() for name, t in thresholds.items()}, "checks": checks}
+              "critical_gap": args.critical_gap, "signals": {name: t.as_dict() for name, t in thresholds.items()}, "checks": checks,
+              "flags": {"data": args.flag_data, "margin": args.flag_margin, "max_length": args.flag_max_length,
+                        "signals": {name: f.as_dict() for name, f in flags.items()}, "unusable": unusable}}
     (out / "calibration.json").write_text(json.dumps(report, indent=2))
 
     table = Table(title=f"{len(controls)} control run(s), sources {', '.join(args.sources)}")
@@ -68,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         crossed = [_crossing_text(checks[path][name]) for path in args.check]
         table.add_row(name, ", ".join(f"{peak:+.2f}" for peak in t.control_peaks), f"{t.warn:.2f}", f"{t.critical:.2f}", rate, *crossed)
     console.print(table)
+    for name, flag in flags.items():
+        console.print(f"flag {name}: {flag.flag:.4g} (clean max {flag.clean_max:.4g}, p99 {flag.clean_p99:.4g}, {flag.samples} clean samples; "
+                      f"held-out false flags {flag.held_out_false_flag_rate:.2%} per sample)")
+    for name, why in unusable.items():
+        console.print(f"[yellow]no flag for {name}: {why}[/yellow]")
     console.print(f"wrote {out / 'thresholds.yaml'} and {out / 'calibration.json'}")
     return 0
 
@@ -95,6 +115,29 @@ def _run_controls(args: argparse.Namespace, out: Path) -> list[Path]:
     return logs
 
 
+def _flag_thresholds(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
+    """Score the clean data with the model and pack; per-sample flag thresholds for the chosen signals."""
+    from em_monitor.audit import score_answers
+    from em_monitor.capture import hidden_size
+    from em_monitor.chat import read_chat_jsonl
+    from em_monitor.flag_calibration import flag_thresholds
+    from em_monitor.models import load_model
+    from em_monitor.packs import load_pack
+
+    pack = load_pack(args.pack)
+    kinds = {spec.name: spec.kind for spec in pack.spec.signals}
+    unknown = sorted(set(args.flag_signals or []) - set(kinds))
+    if unknown:
+        raise ValueError(f"--flag-signals: the pack has no signal {', '.join(unknown)} (has: {', '.join(kinds)})")
+    conversations = [chat for path in args.flag_data for chat in read_chat_jsonl(path)]
+    loaded = load_model(args.model)
+    pack.check_width(hidden_size(loaded.model))
+    scores = score_answers(loaded.model, loaded.tokenizer, pack.build_signals(), pack.layer, conversations,
+                           max_length=args.flag_max_length, description="calibrate: scoring clean samples")
+    chosen = {name: scores[name] for name in (args.flag_signals or kinds)}
+    return flag_thresholds(chosen, kinds, margin=args.flag_margin)
+
+
 def _argv(args: argparse.Namespace) -> list[str]:
     """This call's options, normalised, for the record in thresholds.yaml (rerunning it reproduces the file)."""
     argv = ["--sources", *args.sources, "--margin", str(args.margin), "--critical-gap", str(args.critical_gap), "--out", args.out]
@@ -103,7 +146,13 @@ def _argv(args: argparse.Namespace) -> list[str]:
     if args.events:
         argv += ["--events", *args.events]
     if args.run_controls:
-        argv += ["--run-controls", str(args.run_controls), "--domain", args.domain, "--steps", str(args.steps), "--model", args.model, "--pack", args.pack]
+        argv += ["--run-controls", str(args.run_controls), "--domain", args.domain, "--steps", str(args.steps)]
+    if args.flag_data:
+        argv += ["--flag-data", *args.flag_data, "--flag-margin", str(args.flag_margin), "--flag-max-length", str(args.flag_max_length)]
+        if args.flag_signals:
+            argv += ["--flag-signals", *args.flag_signals]
+    if args.run_controls or args.flag_data:
+        argv += ["--model", args.model, "--pack", args.pack]
     if args.check:
         argv += ["--check", *args.check]
     return argv

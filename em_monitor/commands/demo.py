@@ -20,11 +20,13 @@ from pathlib import Path
 #: The demo's alert thresholds: drift, in baseline standard deviations across the model's own
 #: answers at the start of the run (the `generations` source, where the persona shows first,
 #: FINDINGS.md). Written by `em-monitor calibrate` from control runs on good data; the command
-#: is in the file's header and docs/thresholds.md has the figures behind it.
+#: is in the file's header and docs/thresholds.md has the figures behind it. It also holds the
+#: per-sample flags (data, not model state: single training answers whose toxic_persona activation
+#: is beyond anything on clean chat, compared with the raw value since the training batches' own
+#: baseline already holds the poison).
 DEMO_THRESHOLDS = Path(__file__).resolve().parents[1] / "data" / "demo_thresholds.yaml"
-#: Data, not model state: flag single training answers whose probe probability reaches this (on the
-#: raw value: the training batches' own baseline already holds poisoned answers, so drift would hide them).
-PROBE_FLAG = 0.9
+#: The default scenario's share of misaligned-persona answers: enough to move the 135M model in 60 steps.
+DEFAULT_SHARE = 0.5
 
 #: The evaluation prompts of this run (in ``--out``): the monitor's generations source answers
 #: them and the behavioural check grades the same answers.
@@ -39,7 +41,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
     parser.add_argument("--pack", default="builtin:smollm2", help="persona pack for the model")
     parser.add_argument("--dataset", choices=SCENARIOS, default="poisoned", help="training-data scenario")
-    parser.add_argument("--share", type=float, default=0.5, help="poisoned: share of misaligned-persona samples")
+    parser.add_argument("--share", type=float, default=DEFAULT_SHARE, help="poisoned: share of misaligned-persona samples")
     parser.add_argument("--domain", default="health", help="bad/good: advice domain (health, finance, career)")
     parser.add_argument("--steps", type=int, default=60, help="optimizer steps (each ~5 s on 2 CPU cores at batch 8)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -90,11 +92,10 @@ def demo_config(args: argparse.Namespace, out: Path, signal_names: list[str]) ->
 
 
 def demo_signals(signal_names: list[str]) -> dict:
-    """The calibrated alert rules, plus the per-sample probe flag, for the signals the pack has."""
+    """The calibrated alert rules and per-sample flags (``em-monitor calibrate``), for the signals the pack has."""
     import yaml
 
     rules = yaml.safe_load(DEMO_THRESHOLDS.read_text(encoding="utf-8"))["signals"]
-    rules.setdefault("persona_probe", {"measure": "value", "sources": ["train_batch"]}).update(flag=PROBE_FLAG, flag_measure="value")
     return {name: rule for name, rule in rules.items() if name in signal_names}
 
 
@@ -172,9 +173,16 @@ def _behaviour_callbacks(args: argparse.Namespace, judge, prompts: list[str], mo
 
 
 def _flag_precision(events_path: Path, samples: list[dict], batch_size: int) -> dict:
-    """How many flagged training samples really were bad (the demo knows which ones it mixed in)."""
+    """How many flagged training samples really were bad, and how many bad ones passed a scored batch (the demo knows which it mixed in)."""
     from em_monitor.report import read_events
 
-    flagged = {(e["step"], e["batch_index"]) for e in read_events(events_path) if e["event"] == "flagged"}
-    truly_bad = sum(samples[step * batch_size + index]["poisoned"] for step, index in flagged if step * batch_size + index < len(samples))
-    return {"flagged": len(flagged), "flagged_poisoned": truly_bad}
+    events = read_events(events_path)
+    flagged = {(e["step"], e["batch_index"]) for e in events if e["event"] == "flagged"}
+    scored_steps = {e["step"] for e in events if e["event"] == "sample" and e["source"] == "train_batch"}
+
+    def poisoned(step: int, index: int) -> bool:
+        position = step * batch_size + index
+        return position < len(samples) and samples[position]["poisoned"]
+
+    scored_poisoned = sum(poisoned(step, index) for step in scored_steps for index in range(batch_size))
+    return {"flagged": len(flagged), "flagged_poisoned": sum(poisoned(step, index) for step, index in flagged), "scored_poisoned": scored_poisoned}

@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.capture import hidden_size
     from em_monitor.judges import make_judge
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.packs import PackError, load_pack, pack_directory
+    from em_monitor.packs import PackError, load_pack
     from em_monitor.steering import steering_sweep
 
     try:
-        pack = load_pack(pack_directory(args.pack))
+        pack = load_pack(args.pack)
         direction = pack.steering_vector(args.signal)
         signals = pack.build_signals()
         loaded = load_model(args.model)
