@@ -66,8 +66,15 @@ def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict | None:
 
 
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
+    import yaml
+
     from em_monitor.report import flag_alert_step, read_events
 
+    # Which flags the run had, and how often it scored training batches: runs made with an older
+    # config (the probe flag at 0.9, training batches every 5 steps) are reused, so say which.
+    config = yaml.safe_load((out / "monitor.yaml").read_text())
+    flags = {name: rule["flag"] for name, rule in config["signals"].items() if rule.get("flag") is not None}
+    train_batch_every = (config.get("train_batch") or {}).get("every_n_steps") or config["every_n_steps"]
     signals = {
         name: {source: {"end_drift": _rounded(numbers.get("drift")), "max_drift": _rounded(numbers.get("max_drift"))}
                for source, numbers in summary["signals"].get(name, {}).items()}
@@ -86,6 +93,8 @@ def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> di
         "first_alert": first_alert and {key: first_alert[key] for key in ("step", "signal", "level", "source")},
         # The data alert (EmMonitorFlaggedTrainingSamples), from the log: runs made before the summary had it count too.
         "flag_alert_step": flag_alert_step(read_events(out / "events.jsonl")),
+        "flags": flags,
+        "train_batch_every_n_steps": train_batch_every,
         "misaligned_by_step": {entry["step"]: entry["misaligned_rate"] for entry in behaviour},
         "misaligned_start": behaviour[0]["misaligned_rate"] if behaviour else None,
         "misaligned_end": behaviour[-1]["misaligned_rate"] if behaviour else None,

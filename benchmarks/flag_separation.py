@@ -9,8 +9,8 @@ monitor pools training answers, and reports per signal:
 - for each margin (in clean stds): the flag calibrated on all clean samples and the share of
   persona samples at or above it (recall), and the held-out false-flag rate (threshold set on a
   random half of the clean samples, counted on the other half, 200 splits);
-- the chance that a 60-step demo run, which scores 104 training samples, flags two clean ones or
-  more (the data alert), from that rate.
+- the chance that a clean run flags two samples or more (the data alert), from that rate, for a
+  60-step demo run at batch 8 that scores every training batch (480 samples).
 
 The last stdout line is one JSON object (see ``benchmarks/README.md``).
 
@@ -33,8 +33,8 @@ from sklearn.metrics import roc_auc_score
 
 from demo_runs import tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
-#: Training samples a 60-step demo run scores (13 passes of 8: every 5 steps, steps 0–60).
-SCORED_PER_RUN = 104
+#: Training samples a 60-step demo run scores: every batch of 8 (`train_batch.every_n_steps: 1`).
+SCORED_PER_RUN = 480
 MARGINS = (0.0, 0.5, 1.0, 2.0, 3.0)
 
 

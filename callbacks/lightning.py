@@ -62,8 +62,9 @@ class PersonaMonitor(Callback):
     """Watch persona signals while a Lightning module fine-tunes a transformers model.
 
     Every ``every_n_steps`` optimizer steps (and at every step until the baseline is complete)
-    it scores the configured probe prompts and the training batch itself (from the activations
-    of the training forward pass: no extra forward) and, with the ``generations`` source, every
+    it scores the configured probe prompts, every ``train_batch.every_n_steps`` (by default the
+    same) the training batch itself (from the activations of the training forward pass: no extra
+    forward) and, with the ``generations`` source, every
     ``generations.every_n_steps`` the model's own greedy answers to the probe prompts (the answers
     of each pass go to the event log); it exports the signals to Prometheus, logs
     them with ``pl_module.log``, writes the event log, and runs the configured actions when a
@@ -180,9 +181,10 @@ class PersonaMonitor(Callback):
         swapped = self._swap_in_benign(trainer, batch)
         if not self._due(trainer):
             return
-        # Both sources see the model as it is before this step's update.
-        self._due_step = trainer.global_step
-        if self._probe is not None and trainer.is_global_zero:
+        # Every source sees the model as it is before this step's update.
+        self._due_step = step = trainer.global_step
+        checking = self._realigner is not None and self._realigner.check_due
+        if self._probe is not None and trainer.is_global_zero and (self.monitor.is_sampling_step(step) or checking):
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
                 self._prompt_scores = (self._probe.score(self._model), time.perf_counter() - started)
@@ -191,7 +193,7 @@ class PersonaMonitor(Callback):
                 self._answers = self._answer_probe.run(self._model)
                 self._last_answers = (trainer.global_step, self._answers)
         # Every rank captures its own batch; rank 0 gathers the scores (see `_gather_train_scores`).
-        if "train_batch" in self._settings.sources and not swapped:
+        if "train_batch" in self._settings.sources and not swapped and (self.monitor.is_train_batch_step(step) or checking):
             with self.monitor.guard("capture"):
                 self._capture = capture_residual(self._model, self._layer)
                 self._buffer = self._capture.__enter__()
@@ -267,7 +269,8 @@ class PersonaMonitor(Callback):
             self.monitor is not None
             and not trainer.sanity_checking
             and trainer.global_step != self._sampled_step
-            and (self.monitor.is_sampling_step(trainer.global_step) or (self._realigner is not None and self._realigner.check_due))
+            and (self.monitor.is_sampling_step(trainer.global_step) or self.monitor.is_train_batch_step(trainer.global_step)
+                 or (self._realigner is not None and self._realigner.check_due))
         )
 
     def _generation_due(self, step: int) -> bool:

@@ -120,6 +120,18 @@ class GenerationsConfig(_Strict):
     time_budget_seconds: float = Field(60.0, gt=0, description="Stop starting new batches once a pass has taken this long (counted in em_monitor_errors_total{stage=\"generations_budget\"}).")
 
 
+class TrainBatchConfig(_Strict):
+    """The `train_batch` source's cadence, apart from the probe passes'.
+
+    Scoring a training batch reuses the activations of the training forward pass (about 3 ms a
+    batch on SmolLM2, against 1.3 s for a probe-prompt pass), so it can afford every step, and a
+    per-sample flag only catches the poisoned samples it is shown: at 5% poison and every 5 steps,
+    a 60-step run scores 7 of its 24 poisoned samples.
+    """
+
+    every_n_steps: int | None = Field(None, ge=1, description="Score training batches every N optimizer steps (and at every step until the baseline is complete); null = the top-level every_n_steps.")
+
+
 class TlsConfig(_Strict):
     """HTTPS for the metrics endpoint: PEM files, resolved against the config file's folder."""
 
@@ -194,6 +206,7 @@ class MonitorConfig(_Strict):
     max_length: int = Field(128, ge=8, description="Token limit for probe prompts.")
     sources: list[Source] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1, description="Where to sample: prompts, train_batch, generations (opt-in: costs a decode loop).")
     generations: GenerationsConfig = Field(default_factory=GenerationsConfig)
+    train_batch: TrainBatchConfig = Field(default_factory=TrainBatchConfig)
     signals: dict[str, SignalRule] = Field(default_factory=dict, description="Alert rules by signal name; unlisted signals are exported but never alert.")
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     realign: RealignConfig = Field(default_factory=RealignConfig)

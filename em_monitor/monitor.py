@@ -86,6 +86,11 @@ class Monitor:
         """Every step until the baseline is complete, then every ``every_n_steps``."""
         return step < self.config.baseline_samples or step % self.config.every_n_steps == 0
 
+    def is_train_batch_step(self, step: int) -> bool:
+        """Every step until the baseline is complete, then every ``train_batch.every_n_steps`` (default: ``every_n_steps``)."""
+        every = self.config.train_batch.every_n_steps or self.config.every_n_steps
+        return step < self.config.baseline_samples or step % every == 0
+
     def is_generation_step(self, step: int) -> bool:
         """Every step until the baseline is complete (so `generations` gets its own), then every ``generations.every_n_steps``."""
         return step < self.config.baseline_samples or step % self.config.generations.every_n_steps == 0
@@ -174,10 +179,11 @@ class Monitor:
             # An explicit `flag` always applies; the `critical` fallback only where the rule watches training batches.
             threshold = rule.flag if rule.flag is not None else (rule.critical if "train_batch" in self._rule_sources(rule) else None)
             key = (signal, "train_batch")
-            if threshold is None or signal not in scores or self.in_baseline(*key):
+            flag_measure = rule.flag_measure or rule.measure
+            # A value needs no baseline, so a value flag applies from the first batch; drift waits for its baseline.
+            if threshold is None or signal not in scores or (flag_measure == "drift" and self.in_baseline(*key)):
                 continue
             per_sample = scores[signal].detach().float().cpu()
-            flag_measure = rule.flag_measure or rule.measure
             measure = per_sample if flag_measure == "value" else self._drift(key, per_sample)
             # Non-finite scores (nothing pooled, or broken activations) are never evidence about the data.
             indices = [int(i) for i in torch.nonzero(torch.isfinite(measure) & (measure >= threshold)).flatten()]

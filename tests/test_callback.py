@@ -136,6 +136,19 @@ def test_train_batch_scoring_adds_no_forward_pass(tokenizer, write_config, tmp_p
     assert samples == 4  # steps 0, 1, 2, 4
 
 
+def test_training_batches_keep_their_own_cadence_apart_from_the_probe_passes(tokenizer, write_config, tmp_path):
+    """train_batch every step, probe prompts every 4: each source is scored exactly at its own steps."""
+    config = write_config(sources=["prompts", "train_batch"], every_n_steps=4, train_batch={"every_n_steps": 1},
+                          signals={"toxic_persona": {"measure": "value", "flag": -1e9, "flag_measure": "value", "sources": ["train_batch"]}})
+    monitor = PersonaMonitor(config, tokenizer=tokenizer)
+    trainer(tmp_path, 7, [monitor]).fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
+    events = read_events(tmp_path / "events.jsonl")
+    steps = {source: [e["step"] for e in events if e["event"] == "sample" and e["source"] == source] for source in ("prompts", "train_batch")}
+    assert steps == {"prompts": [0, 1, 4], "train_batch": list(range(7))}
+    # A flag every sample crosses: all 7 batches x 4 samples reach the per-sample flags.
+    assert len([e for e in events if e["event"] == "flagged"]) == 28
+
+
 def test_planted_shift_goes_critical_and_stop_ends_training(tokenizer, write_config, tmp_path, pack_dir):
     config = write_config(
         signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "sources": ["prompts"]}},

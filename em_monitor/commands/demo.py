@@ -48,6 +48,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-length", type=int, default=160)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--every-n-steps", type=int, default=5, help="optimizer steps between the monitor's passes over probe prompts and training batches")
+    parser.add_argument("--train-batch-every", type=int, default=1, help="optimizer steps between scorings of the training batch (nearly free: it reuses the training forward), for the per-sample flags")
     parser.add_argument("--generations-every", type=int, default=10, help="optimizer steps between passes over the model's own answers (a multiple of --every-n-steps)")
     parser.add_argument("--no-realign", action="store_true", help="alert and checkpoint only; never realign")
     parser.add_argument("--realign-samples", type=int, default=32, help="benign samples per realignment attempt (up to 4 attempts)")
@@ -79,6 +80,8 @@ def demo_config(args: argparse.Namespace, out: Path, signal_names: list[str]) ->
         "sources": ["prompts", "train_batch", "generations"],
         # The model's own answers to the judge's questions: where the persona shows first (FINDINGS.md),
         # and answers the behavioural check grades without generating them again.
+        # Every training sample in front of the per-sample flags: scoring reuses the training forward (~3 ms a batch).
+        "train_batch": {"every_n_steps": args.train_batch_every},
         "generations": {"every_n_steps": args.generations_every, "prompts": str(out / EVAL_PROMPTS_FILE), "max_prompts": args.behaviour_prompts,
                         "max_new_tokens": args.behaviour_tokens, "batch_size": args.behaviour_prompts, "time_budget_seconds": 120},
         "signals": demo_signals(signal_names),
