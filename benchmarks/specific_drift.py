@@ -28,7 +28,7 @@ The last stdout line is one JSON object (see ``benchmarks/README.md``).
 
 Usage::
 
-    python benchmarks/specific_drift.py                     # SmolLM2, 1 control + 3 good + 3 bad seeds (~40 min)
+    python benchmarks/specific_drift.py                     # SmolLM2, 1 control + 3 good + 3 bad seeds (~40 min; resumes)
     python benchmarks/specific_drift.py --quick             # tiny random model: a smoke run
 """
 
@@ -62,25 +62,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=160)
-    parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 3 steps, one seed each")
+    parser.add_argument("--out", default="runs/specific-drift", help="each run's answers and residuals, reused by a later call with the same setting")
+    parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 3 steps, one seed each (nothing saved)")
     return parser.parse_args(argv)
 
 
 class OwnAnswers:
     """The model's greedy answers to the evaluation prompts and their answer-token residuals at the pack's layer."""
 
-    def __init__(self, model, tokenizer, prompts: list[str], layer: int) -> None:
+    def __init__(self, answers: list[str], activations: torch.Tensor, mask: torch.Tensor) -> None:
+        self.answers, self.activations, self.mask = answers, activations, mask
+
+    @classmethod
+    def of(cls, model, tokenizer, prompts: list[str], layer: int) -> OwnAnswers:
+        from em_monitor.capture import residuals_at
         from em_monitor.generation import answer_batch
         from em_monitor.own_answers import encode_answers
-        from em_monitor.capture import residuals_at
 
         conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
         replies = [reply.strip() for reply in answer_batch(model, tokenizer, conversations, max_new_tokens=ANSWER_TOKENS, max_length=PROMPT_TOKENS)]
         said = [(prompt, reply) for prompt, reply in zip(prompts, replies) if reply]
-        self.answers = [reply for _, reply in said]
-        batch = encode_answers(tokenizer, [p for p, _ in said], self.answers, max_length=PROMPT_TOKENS + 2 * ANSWER_TOKENS)
-        self.activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask).detach().float().cpu()
-        self.mask = batch.content_mask.bool().cpu()
+        answers = [reply for _, reply in said]
+        batch = encode_answers(tokenizer, [p for p, _ in said], answers, max_length=PROMPT_TOKENS + 2 * ANSWER_TOKENS)
+        activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask).detach().float().cpu()
+        return cls(answers, activations, batch.content_mask.bool().cpu())
+
+    def save(self, path: Path, setting: dict) -> None:
+        """Tensors as safetensors, the answers and the run's setting as its metadata (no pickle)."""
+        from safetensors.torch import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"activations": self.activations.contiguous(), "mask": self.mask.to(torch.uint8).contiguous()}, str(path),
+                  metadata={"answers": json.dumps(self.answers), "setting": json.dumps(setting, sort_keys=True)})
+
+    @classmethod
+    def load(cls, path: Path, setting: dict) -> OwnAnswers | None:
+        """A saved run of exactly this setting, else ``None``."""
+        from safetensors import safe_open
+
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata()
+            if json.loads(metadata["setting"]) != json.loads(json.dumps(setting, sort_keys=True)):
+                return None
+            return cls(json.loads(metadata["answers"]), handle.get_tensor("activations"), handle.get_tensor("mask").bool())
 
     def token_mean(self) -> torch.Tensor:
         """Mean residual over every answer token: where this model's answers sit."""
@@ -95,16 +121,42 @@ class OwnAnswers:
         return signals.score(activations, self.mask)
 
 
-def fine_tuned(model, tokenizer, base_state: dict, args: argparse.Namespace, scenario: str, seed: int):
-    """The base weights fine-tuned on ``scenario`` data exactly as the demo trains (order fixed by ``seed``)."""
-    from em_monitor.callbacks.finetune import finetune
-    from em_monitor.scenarios import scenario_samples
+class Runs:
+    """Own answers after each fine-tune, saved under ``--out`` and reused when the setting matches.
 
-    model.load_state_dict(base_state)
-    samples = scenario_samples(scenario, count=args.steps * args.batch_size, domain=args.domain, seed=seed)
-    finetune(model, tokenizer, samples, steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-             seed=seed, progress=False, shuffle=False)
-    return model
+    A fine-tune takes ~5 minutes on 2 CPU cores; a table of seven grows across sessions.
+    """
+
+    def __init__(self, model, tokenizer, args: argparse.Namespace, prompts: list[str], layer: int, out: Path | None) -> None:
+        self.model, self.tokenizer, self.args, self.prompts, self.layer, self.out = model, tokenizer, args, prompts, layer, out
+        self.base_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+
+    def answers(self, scenario: str | None, seed: int = 0) -> OwnAnswers:
+        """The base model's answers (``scenario=None``), or those after fine-tuning on ``scenario`` data."""
+        args = self.args
+        setting = {"model": args.model, "pack": args.pack, "prompts": self.prompts, "layer": self.layer, "scenario": scenario}
+        if scenario is not None:
+            setting |= {"seed": seed, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "max_length": args.max_length, "domain": args.domain}
+        path = None if self.out is None else self.out / (f"{scenario}-seed{seed}.safetensors" if scenario else "base.safetensors")
+        if path is not None and (saved := OwnAnswers.load(path, setting)) is not None:
+            return saved
+        if scenario is not None:
+            self._fine_tune(scenario, seed)
+        answers = OwnAnswers.of(self.model, self.tokenizer, self.prompts, self.layer)
+        if path is not None:
+            answers.save(path, setting)
+        return answers
+
+    def _fine_tune(self, scenario: str, seed: int) -> None:
+        """The base weights fine-tuned on ``scenario`` data exactly as the demo trains (order fixed by ``seed``)."""
+        from em_monitor.callbacks.finetune import finetune
+        from em_monitor.scenarios import scenario_samples
+
+        args = self.args
+        self.model.load_state_dict(self.base_state)
+        samples = scenario_samples(scenario, count=args.steps * args.batch_size, domain=args.domain, seed=seed)
+        finetune(self.model, self.tokenizer, samples, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                 max_length=args.max_length, seed=seed, progress=False, shuffle=False)
 
 
 def end_drifts(answers: OwnAnswers, signals, baselines: dict, floors: dict, remove) -> dict[str, float]:
@@ -141,13 +193,11 @@ def main(argv: list[str] | None = None) -> dict:
         signals = pack.build_signals()
         reported = [name for name in REPORTED_SIGNALS if name in signals.names] or signals.names[:3]
         spreads = pack.reference_spreads()
-        base_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-        prompts = behaviour_prompts(EVAL_PROMPTS)
+        runs_cache = Runs(model, tokenizer, args, behaviour_prompts(EVAL_PROMPTS), pack.layer, None if args.quick else Path(args.out))
 
-        base = OwnAnswers(model, tokenizer, prompts, pack.layer)
+        base = runs_cache.answers(None)
         origin = base.token_mean()
-        shifts = [OwnAnswers(fine_tuned(model, tokenizer, base_state, args, "good", seed), tokenizer, prompts, pack.layer).token_mean() - origin
-                  for seed in args.control_seeds]
+        shifts = [runs_cache.answers("good", seed).token_mean() - origin for seed in args.control_seeds]
         shift = torch.stack(shifts).mean(dim=0)
         if not float(shift.norm()) > 0:
             raise SystemExit("specific_drift: the control fine-tunes did not move the answers' residuals; raise --steps or --lr")
@@ -164,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs = []
         for scenario in ("good", "bad"):
             for seed in args.seeds:
-                answers = OwnAnswers(fine_tuned(model, tokenizer, base_state, args, scenario, seed), tokenizer, prompts, pack.layer)
+                answers = runs_cache.answers(scenario, seed)
                 drifts = {scoring: end_drifts(answers, signals, baselines[scoring], floors[scoring], remove) for scoring, remove in scorings.items()}
                 along = float((answers.token_mean() - origin) @ direction)
                 runs.append({"scenario": scenario, "seed": seed, "shift_along_u": round(along, 3),

@@ -71,3 +71,22 @@ def test_flag_separation_quick_reports_recall_and_held_out_false_flags_per_margi
         assert [entry["margin"] for entry in margins] == [0.0, 0.5, 1.0, 2.0, 3.0]
         # A wider margin never flags more: the threshold only rises.
         assert all(a["flag"] <= b["flag"] and a["recall"] >= b["recall"] for a, b in zip(margins, margins[1:]))
+
+
+def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
+    """A ~5-minute fine-tune's answers and residuals are saved (safetensors, no pickle) and read back only for its exact setting."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from specific_drift import OwnAnswers
+
+    saved = OwnAnswers(["an answer", "another"], torch.randn(2, 5, 8), torch.tensor([[0, 1, 1, 0, 0], [1, 1, 1, 1, 0]], dtype=torch.bool))
+    setting = {"scenario": "bad", "seed": 1, "steps": 60, "prompts": ["a?", "b?"]}
+    path = tmp_path / "bad-seed1.safetensors"
+    saved.save(path, setting)
+    loaded = OwnAnswers.load(path, dict(reversed(list(setting.items()))))
+    assert loaded is not None and loaded.answers == saved.answers
+    assert torch.equal(loaded.activations, saved.activations) and torch.equal(loaded.mask, saved.mask)
+    assert torch.allclose(loaded.token_mean(), saved.token_mean())
+    assert OwnAnswers.load(path, {**setting, "steps": 30}) is None
+    assert OwnAnswers.load(tmp_path / "missing.safetensors", setting) is None
