@@ -35,6 +35,8 @@ bench: setup
 	$(PY) benchmarks/projection.py --quick
 	$(PY) benchmarks/detection.py --quick
 	$(PY) benchmarks/realignment.py --quick
+	$(PY) benchmarks/flag_separation.py --quick
+	$(PY) benchmarks/specific_drift.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs lightning_logs
