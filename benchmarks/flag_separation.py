@@ -81,10 +81,11 @@ def main(argv: list[str] | None = None) -> dict:
         labels = np.r_[np.zeros(good.size), np.ones(bad.size)]
         by_margin = []
         for margin in MARGINS:
-            # flag_thresholds leaves out a flag that cannot fire; its recall is still shown (0).
-            usable = name in flag_thresholds({name: good}, kinds, margin=margin)[0]
-            flag = flag_threshold(good, margin)
-            rate = held_out_false_flag_rate(good, margin)
+            calibrated = flag_thresholds({name: good}, kinds, margin=margin)[0].get(name)
+            # flag_thresholds leaves out a flag that cannot fire; it is still shown, with its recall (0).
+            usable = calibrated is not None
+            flag = calibrated.flag if usable else flag_threshold(good, margin)
+            rate = calibrated.held_out_false_flag_rate if usable else held_out_false_flag_rate(good, margin)
             by_margin.append({"margin": margin, "flag": round(flag, 4), "usable": usable, "recall": round(float((bad >= flag).mean()), 4),
                               "held_out_false_flag_rate": round(rate, 5), "p_clean_run_alerts": round(two_or_more(rate, SCORED_PER_RUN), 4)})
         rows[name] = {"kind": kinds[name], "clean_samples": int(good.size), "persona_samples": int(bad.size),

@@ -183,7 +183,7 @@ class PersonaMonitor(Callback):
             return
         # Every source sees the model as it is before this step's update.
         self._due_step = step = trainer.global_step
-        checking = self._realigner is not None and self._realigner.check_due
+        checking = self._realignment_check_due
         if self._probe is not None and trainer.is_global_zero and (self.monitor.is_sampling_step(step) or checking):
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
@@ -270,12 +270,17 @@ class PersonaMonitor(Callback):
             and not trainer.sanity_checking
             and trainer.global_step != self._sampled_step
             and (self.monitor.is_sampling_step(trainer.global_step) or self.monitor.is_train_batch_step(trainer.global_step)
-                 or (self._realigner is not None and self._realigner.check_due))
+                 or self._realignment_check_due)
         )
+
+    @property
+    def _realignment_check_due(self) -> bool:
+        """A realignment attempt has ended and its verdict needs fresh scores from every source."""
+        return self._realigner is not None and self._realigner.check_due
 
     def _generation_due(self, step: int) -> bool:
         """Its own cadence, and every realignment check: the verdict should weigh what the model says now."""
-        return self.monitor.is_generation_step(step) or (self._realigner is not None and self._realigner.check_due)
+        return self.monitor.is_generation_step(step) or self._realignment_check_due
 
     def _find_model(self, pl_module: pl.LightningModule) -> torch.nn.Module:
         if self.model_attr:
