@@ -327,7 +327,7 @@ def build_pack(
     evidence: dict[int, SteeringEvidence] = {}
     if steer is not None:
         probe_signal = SignalSet([ProbeSignal("persona_probe", torch.from_numpy(probe.estimator.coef_), float(probe.estimator.intercept_), "mean")])
-        evidence = steering_evidence(model, tokenizer, sae, layer, [latent.latent for latent in chosen], steer, probe_signal, "persona_probe")
+        evidence = steering_evidence(model, tokenizer, layer, {latent.latent: sae.W_dec[latent.latent] for latent in chosen}, steer, probe_signal, "persona_probe")
         chosen = keep_causal(chosen, evidence, n_latents)
     # A shipped pack has a size limit; the rarest latents go first, never a watched one.
     sae, chosen, budget_pruned = prune_to_budget(sae, rates, chosen, max_bytes=max_sae_bytes, dtype=sae_dtype)

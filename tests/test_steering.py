@@ -96,3 +96,37 @@ def test_steer_verb_writes_a_row_per_coefficient(tiny_model_dir, pack_dir, tmp_p
 def test_steer_verb_names_an_unknown_signal(pack_dir, tmp_path, capsys):
     assert main(["steer", "--model", "unused", "--pack", str(pack_dir), "--signal", "nope", "--out", str(tmp_path)]) == 1
     assert "no signal 'nope'" in capsys.readouterr().err
+
+
+def test_steer_check_records_evidence_for_every_latent_of_a_built_pack(tiny_model_dir, pack_dir, tmp_path, capsys):
+    import shutil
+
+    pack_copy = shutil.copytree(pack_dir, tmp_path / "pack")
+    before = load_pack(pack_copy).spec
+    out = tmp_path / "check"
+    code = main(["steer", "--check", "--record", "--check-coefficient", "2", "--model", str(tiny_model_dir), "--pack", str(pack_copy),
+                 "--prompts", "3", "--max-new-tokens", "5", "--judge", "none", "--out", str(out)])
+    assert code == 0
+    latents = [spec.name for spec in before.signals if spec.kind == "sae_latent"]
+    report = json.loads((out / "steer-check.json").read_text())
+    assert sorted(report["signals"]) == sorted(latents)
+    after = load_pack(pack_copy).spec
+    for spec in after.signals:
+        if spec.kind != "sae_latent":
+            assert spec.steering is None
+            continue
+        evidence = report["signals"][spec.name]
+        assert spec.steering is not None and spec.steering.model_dump() == evidence
+        # No judge: the pack's probe decides, as at build time (no verdict when steering left no answer tokens to read).
+        steered, unsteered = evidence["probe_steered"], evidence["probe_unsteered"]
+        assert evidence["moved"] == (steered is not None and steered > unsteered)
+        assert evidence["probe_unsteered"] == report["signals"][latents[0]]["probe_unsteered"]  # one unsteered pass for all
+    # Nothing else in the pack changed: same signals, same baselines, and the command that measured it.
+    assert [s.model_dump(exclude={"steering"}) for s in after.signals] == [s.model_dump(exclude={"steering"}) for s in before.signals]
+    assert after.built["steering_recorded_by"].startswith("em-monitor steer --check --record --model ")
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["recorded"] == str(pack_copy)
+
+
+def test_steer_record_without_check_is_refused_before_loading_anything(pack_dir, tmp_path, capsys):
+    assert main(["steer", "--record", "--model", "unused", "--pack", str(pack_dir), "--out", str(tmp_path)]) == 1
+    assert "--record only goes with --check" in capsys.readouterr().err

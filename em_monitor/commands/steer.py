@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_COEFFICIENTS = [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]
 
@@ -30,20 +35,29 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--judge", choices=("embedding", "none"), default="embedding", help="behavioural judge (none: probe and signals only)")
     parser.add_argument("--out", default="runs/steer")
+    check = parser.add_argument_group("causal check of a built pack (what build-pack --steer-check does, without rebuilding)")
+    check.add_argument("--check", action="store_true",
+                       help="instead of a sweep, steer along every SAE-latent signal of the pack at --check-coefficient and say per "
+                       "signal whether answers became more misaligned (judge; the pack's probe on a tie); writes OUT/steer-check.json")
+    check.add_argument("--check-coefficient", type=float, default=0.25, help="steering strength of the check (default 0.25, as build-pack)")
+    check.add_argument("--record", action="store_true", help="with --check: write each signal's evidence into the pack's pack.yaml (`steering` key)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.behaviour import behaviour_prompts
     from em_monitor.capture import hidden_size
+    from em_monitor.causal_check import latent_directions
     from em_monitor.judges import make_judge
     from em_monitor.models import ModelLoadError, load_model
     from em_monitor.packs import PackError, load_pack
     from em_monitor.steering import steering_sweep
 
     try:
+        if args.record and not args.check:
+            raise ValueError("--record only goes with --check (a sweep's table is not pack evidence)")
         pack = load_pack(args.pack)
-        direction = pack.steering_vector(args.signal)
+        directions = latent_directions(pack) if args.check else {args.signal: pack.steering_vector(args.signal)}
         signals = pack.build_signals()
         loaded = load_model(args.model)
         pack.check_width(hidden_size(loaded.model))
@@ -52,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     judge = make_judge(args.judge)
     prompts = behaviour_prompts(args.prompts)
-    norm, points = steering_sweep(
-        loaded.model, loaded.tokenizer, prompts, layer=pack.layer, direction=direction, coefficients=args.coefficients,
-        judge=judge, signals=signals, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.check:
+        return run_check(args, pack, directions, loaded, judge, prompts, out)
+    norm, points = steering_sweep(
+        loaded.model, loaded.tokenizer, prompts, layer=pack.layer, direction=directions[args.signal], coefficients=args.coefficients,
+        judge=judge, signals=signals, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+    )
     report = {
         "model": loaded.model_id, "pack": str(args.pack), "signal": args.signal, "layer": pack.layer,
         "unit_norm": norm, "judge": judge.name if judge else None, "prompts": prompts,
@@ -68,6 +84,29 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"out": str(out), "signal": args.signal, "unit_norm": round(norm, 3), "rows": [
         {key: row[key] for key in ("coefficient", "misaligned_rate", "coherent_mean")} | {"signal": row["signal_means"].get(args.signal)}
         for row in report["rows"]]}))
+    return 0
+
+
+def run_check(args: argparse.Namespace, pack, directions: dict[str, torch.Tensor], loaded, judge, prompts: list[str], out: Path) -> int:
+    """``--check``: one verdict per SAE-latent signal; with ``--record``, kept in pack.yaml."""
+    from em_monitor.causal_check import SteerCheck, check_pack_latents, with_steering_evidence
+    from em_monitor.packs import write_pack_spec
+
+    check = SteerCheck(prompts=prompts, judge=judge, coefficient=args.check_coefficient,
+                       max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    evidence = check_pack_latents(loaded.model, loaded.tokenizer, pack, directions, check)
+    report = {"model": loaded.model_id, "pack": str(args.pack), "layer": pack.layer, "prompts": prompts,
+              "signals": {name: verdict.model_dump() for name, verdict in evidence.items()}}
+    (out / "steer-check.json").write_text(json.dumps(report, indent=2))
+    if args.record:
+        # Normalised from the options, not sys.argv, so the record reproduces the evidence whoever called it.
+        command = shlex.join(["em-monitor", "steer", "--check", "--record", "--model", args.model, "--pack", args.pack,
+                              "--check-coefficient", str(args.check_coefficient), "--prompts", str(args.prompts),
+                              "--max-new-tokens", str(args.max_new_tokens), "--judge", args.judge])
+        write_pack_spec(pack.root, with_steering_evidence(pack.spec, evidence, command))
+    print(json.dumps({"out": str(out), "recorded": str(pack.root) if args.record else None, "signals": {
+        name: {key: getattr(verdict, key) for key in ("moved", "misaligned_unsteered", "misaligned_steered", "probe_unsteered", "probe_steered")}
+        for name, verdict in evidence.items()}}))
     return 0
 
 
