@@ -28,7 +28,7 @@ The last stdout line is one JSON object (see ``benchmarks/README.md``).
 
 Usage::
 
-    python benchmarks/specific_drift.py                     # SmolLM2, 1 control + 3 good + 3 bad seeds (~40 min; resumes)
+    python benchmarks/specific_drift.py                     # SmolLM2, 1 control + 5 good + 5 bad seeds (~75 min; resumes)
     python benchmarks/specific_drift.py --quick             # tiny random model: a smoke run
 """
 
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--pack", default="builtin:smollm2")
     parser.add_argument("--domain", default="health", help="advice domain of the bad and good data")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="evaluated seeds, each run on good and on bad data")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 4, 5], help="evaluated seeds, each run on good and on bad data")
     parser.add_argument("--control-seeds", type=int, nargs="+", default=[3], help="good-data seeds that estimate the shift direction")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=8)
