@@ -79,16 +79,16 @@ def latent_directions(pack: PersonaPack) -> dict[str, torch.Tensor]:
 
 
 def check_pack_latents(
-    model: nn.Module, tokenizer, pack: PersonaPack, directions: Mapping[str, torch.Tensor], check: SteerCheck,
+    model: nn.Module, tokenizer, pack: PersonaPack, signals: SignalSet, directions: Mapping[str, torch.Tensor], check: SteerCheck,
 ) -> dict[str, SteeringEvidence]:
     """The build-time causal check, run on a pack that already exists: one verdict per signal in ``directions``.
 
     Packs built without ``--steer-check`` (or before it existed) get their evidence this way
     without a rebuild, so the latents they watch stay the same. The pack's first probe breaks the
-    judge's ties, as at build time.
+    judge's ties, as at build time; ``signals`` are the pack's, already built by the caller.
     """
     probe_name = next((spec.name for spec in pack.spec.signals if spec.kind == "probe"), "")
-    return steering_evidence(model, tokenizer, pack.layer, directions, check, pack.build_signals(), probe_name)
+    return steering_evidence(model, tokenizer, pack.layer, directions, check, signals, probe_name)
 
 
 def with_steering_evidence(spec: PackSpec, evidence: Mapping[str, SteeringEvidence], recorded_by: str) -> PackSpec:

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.check:
-        return run_check(args, pack, directions, loaded, judge, prompts, out)
+        return run_check(args, pack, signals, directions, loaded, judge, prompts, out)
     norm, points = steering_sweep(
         loaded.model, loaded.tokenizer, prompts, layer=pack.layer, direction=directions[args.signal], coefficients=args.coefficients,
         judge=judge, signals=signals, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_check(args: argparse.Namespace, pack, directions: dict[str, torch.Tensor], loaded, judge, prompts: list[str], out: Path) -> int:
+def run_check(args: argparse.Namespace, pack, signals, directions: dict[str, torch.Tensor], loaded, judge, prompts: list[str], out: Path) -> int:
     """``--check``: one verdict per SAE-latent signal; with ``--record``, kept in pack.yaml."""
     from em_monitor.causal_check import SteerCheck, check_pack_latents, with_steering_evidence
     from em_monitor.packs import write_pack_spec
 
     check = SteerCheck(prompts=prompts, judge=judge, coefficient=args.check_coefficient,
                        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    evidence = check_pack_latents(loaded.model, loaded.tokenizer, pack, directions, check)
+    evidence = check_pack_latents(loaded.model, loaded.tokenizer, pack, signals, directions, check)
     report = {"model": loaded.model_id, "pack": str(args.pack), "layer": pack.layer, "prompts": prompts,
               "signals": {name: verdict.model_dump() for name, verdict in evidence.items()}}
     (out / "steer-check.json").write_text(json.dumps(report, indent=2))
