@@ -130,3 +130,16 @@ def test_steer_check_records_evidence_for_every_latent_of_a_built_pack(tiny_mode
 def test_steer_record_without_check_is_refused_before_loading_anything(pack_dir, tmp_path, capsys):
     assert main(["steer", "--record", "--model", "unused", "--pack", str(pack_dir), "--out", str(tmp_path)]) == 1
     assert "--record only goes with --check" in capsys.readouterr().err
+
+
+def test_steer_check_names_a_pack_without_latents_before_loading_the_model(pack_dir, tmp_path, capsys):
+    import shutil
+
+    import yaml
+
+    pack_copy = shutil.copytree(pack_dir, tmp_path / "pack")
+    spec = yaml.safe_load((pack_copy / "pack.yaml").read_text())
+    spec["signals"] = [signal for signal in spec["signals"] if signal["kind"] != "sae_latent"]
+    (pack_copy / "pack.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["steer", "--check", "--model", "unused", "--pack", str(pack_copy), "--out", str(tmp_path / "out")]) == 1
+    assert "no SAE-latent signals to check by steering" in capsys.readouterr().err
