@@ -91,8 +91,17 @@ def read_run(path: str | Path) -> RunPeaks:
 
 
 def _thresholds(peaks: Sequence[float], margin: float, critical_gap: float) -> tuple[float, float]:
-    warn = max(peaks) + margin
-    return warn, warn + critical_gap
+    """warn and critical as ``thresholds.yaml`` writes them, rounded up to 0.1σ.
+
+    Rounding here rather than only when writing means the leave-one-out rate and ``--check`` judge
+    runs against the thresholds a user deploys, not against slightly lower ones.
+    """
+    warn = _up_to_tenth(max(peaks) + margin)
+    return warn, _up_to_tenth(warn + critical_gap)
+
+
+def _up_to_tenth(value: float) -> float:
+    return math.ceil(round(value * 10, 9)) / 10
 
 
 def calibrate(
@@ -101,7 +110,7 @@ def calibrate(
     """Per-signal ``warn``/``critical`` drift thresholds over ``sources`` from control runs.
 
     ``warn`` = highest control peak + ``margin``; ``critical`` = ``warn`` + ``critical_gap`` (both
-    in baseline standard deviations). Signals no control measured on ``sources`` are left out.
+    in baseline standard deviations, rounded up to 0.1σ). Signals no control measured on ``sources`` are left out.
     """
     if not controls:
         raise ValueError("calibrate needs at least one control run")
@@ -137,20 +146,17 @@ def first_crossings(run: RunPeaks, thresholds: Mapping[str, SignalThresholds]) -
 
 
 def config_fragment(thresholds: Mapping[str, SignalThresholds], *, hysteresis: float = 0.5, flags: Mapping[str, float] | None = None) -> dict:
-    """The ``signals:`` block to paste into a monitor config (drift thresholds, rounded up to 0.1σ).
+    """The ``signals:`` block to paste into a monitor config (drift thresholds as calibrated, already rounded up to 0.1σ).
 
     ``flags`` (signal → per-sample threshold, from :mod:`em_monitor.flag_calibration`) adds a
     ``flag`` compared with the sample's value, rounded up to 3 significant digits.
     """
-    def up(value: float) -> float:
-        return math.ceil(value * 10 - 1e-9) / 10
-
     def up_significant(value: float) -> float:
         scale = 10 ** (math.floor(math.log10(abs(value))) - 2) if value else 1.0
         return math.ceil(value / scale - 1e-9) * scale
 
     rules = {
-        signal: {"measure": "drift", "warn": up(t.warn), "critical": up(t.critical), "hysteresis": hysteresis, "sources": list(t.sources)}
+        signal: {"measure": "drift", "warn": t.warn, "critical": t.critical, "hysteresis": hysteresis, "sources": list(t.sources)}
         for signal, t in thresholds.items()
     }
     for signal, flag in (flags or {}).items():

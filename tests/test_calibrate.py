@@ -55,6 +55,17 @@ def test_a_run_under_test_reports_its_first_warn_and_critical_steps(tmp_path):
     assert first_crossings(other_source, thresholds)["toxic"] == {"peak": None, "warn_step": None, "critical_step": None}
 
 
+def test_checks_and_leave_one_out_use_the_thresholds_as_written(tmp_path):
+    """warn is rounded up to 0.1σ in thresholds.yaml; a run between the raw and the written warn must not count as alerting."""
+    control = read_run(write_log(tmp_path / "c.jsonl", {"toxic": [0, 0, 0.41]}))
+    thresholds = calibrate([control], sources=["generations"], margin=1.0, critical_gap=1.0)
+    assert thresholds["toxic"].warn == pytest.approx(1.5) and thresholds["toxic"].critical == pytest.approx(2.5)
+    between = read_run(write_log(tmp_path / "between.jsonl", {"toxic": [0, 0, 1.45]}))
+    assert first_crossings(between, thresholds)["toxic"]["warn_step"] is None
+    controls = [control, between]
+    assert calibrate(controls, sources=["generations"], margin=1.0)["toxic"].false_alert_rate == 0.0, "1.45 < 1.5, 0.41 < 2.5"
+
+
 def test_the_fragment_is_a_valid_signals_block_rounded_up(tmp_path, pack_dir):
     control = read_run(write_log(tmp_path / "c.jsonl", {"toxic_persona": [0, 0, 0.51]}))
     fragment = config_fragment(calibrate([control], sources=["generations"], margin=1.0, critical_gap=1.0))
@@ -81,7 +92,8 @@ def test_calibrate_runs_control_fine_tunes_and_judges_another_run(tiny_model_dir
     assert report["controls"] == [str(out / f"control-seed{seed}" / "events.jsonl") for seed in range(2)]
     assert report["signals"] and all(len(entry["control_peaks"]) == 2 for entry in report["signals"].values())
     for name, entry in report["signals"].items():
-        assert entry["warn"] == pytest.approx(max(entry["control_peaks"]) + 1.0, abs=1e-3)
+        # Peak + margin, rounded up to 0.1σ (as written to thresholds.yaml).
+        assert max(entry["control_peaks"]) + 1.0 - 1e-3 <= entry["warn"] < max(entry["control_peaks"]) + 1.1 + 1e-3
         # A control is never above thresholds calibrated on itself.
         assert report["checks"][str(out / "control-seed0" / "events.jsonl")][name]["warn_step"] is None
     text = (out / "thresholds.yaml").read_text()
