@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,12 @@ def llama():
 @pytest.fixture(scope="session")
 def pack_dir(tmp_path_factory) -> Path:
     return random_pack(tmp_path_factory.mktemp("pack"))
+
+
+@pytest.fixture
+def pack_copy(pack_dir, tmp_path) -> Path:
+    """A private copy of the session's pack, for tests that edit it or record into it (``pack_dir`` is shared)."""
+    return Path(shutil.copytree(pack_dir, tmp_path / "pack"))
 
 
 @pytest.fixture

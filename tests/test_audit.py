@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -115,8 +114,7 @@ def test_projection_difference_uses_the_models_own_greedy_answer(planted, tokeni
         np.testing.assert_allclose([r["projection_difference"][name] for r in result.records], expected, rtol=1e-5, atol=1e-5)
 
 
-def test_pack_baseline_for_responses_is_used(planted, tokenizer, pack_dir, tmp_path):
-    pack_copy = shutil.copytree(pack_dir, tmp_path / "pack")
+def test_pack_baseline_for_responses_is_used(planted, tokenizer, pack_copy):
     spec = yaml.safe_load((pack_copy / "pack.yaml").read_text())
     spec["signals"][3]["baseline"] = {"responses": {"mean": 0.5, "std": 2.0, "count": 10}, "prompts": {"mean": 9.0, "std": 1.0, "count": 10}}
     (pack_copy / "pack.yaml").write_text(yaml.safe_dump(spec))

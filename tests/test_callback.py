@@ -244,13 +244,9 @@ def test_pack_for_another_width_fails_at_start(tokenizer, write_config, tmp_path
     assert fit.global_step == 0
 
 
-def test_pack_prompt_baselines_apply_only_to_the_same_prompt_set(tokenizer, write_config, tmp_path, pack_dir, prompts_file):
-    import shutil
-
+def test_pack_prompt_baselines_apply_only_to_the_same_prompt_set(tokenizer, write_config, tmp_path, pack_copy, prompts_file):
     from em_monitor.packs import BaselineStats, load_pack, write_pack_spec
 
-    pack_copy = tmp_path / "pack_with_baseline"
-    shutil.copytree(pack_dir, pack_copy)
     spec = load_pack(pack_copy).spec
     spec.built["prompts"] = str(prompts_file.resolve())
     spec.signals[2].baseline["prompts"] = BaselineStats(mean=0.5, std=0.01, count=99)  # persona_probe

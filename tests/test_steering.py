@@ -98,10 +98,7 @@ def test_steer_verb_names_an_unknown_signal(pack_dir, tmp_path, capsys):
     assert "no signal 'nope'" in capsys.readouterr().err
 
 
-def test_steer_check_records_evidence_for_every_latent_of_a_built_pack(tiny_model_dir, pack_dir, tmp_path, capsys):
-    import shutil
-
-    pack_copy = shutil.copytree(pack_dir, tmp_path / "pack")
+def test_steer_check_records_evidence_for_every_latent_of_a_built_pack(tiny_model_dir, pack_copy, tmp_path, capsys):
     before = load_pack(pack_copy).spec
     out = tmp_path / "check"
     code = main(["steer", "--check", "--record", "--check-coefficient", "2", "--model", str(tiny_model_dir), "--pack", str(pack_copy),
@@ -132,12 +129,9 @@ def test_steer_record_without_check_is_refused_before_loading_anything(pack_dir,
     assert "--record only goes with --check" in capsys.readouterr().err
 
 
-def test_steer_check_names_a_pack_without_latents_before_loading_the_model(pack_dir, tmp_path, capsys):
-    import shutil
-
+def test_steer_check_names_a_pack_without_latents_before_loading_the_model(pack_copy, tmp_path, capsys):
     import yaml
 
-    pack_copy = shutil.copytree(pack_dir, tmp_path / "pack")
     spec = yaml.safe_load((pack_copy / "pack.yaml").read_text())
     spec["signals"] = [signal for signal in spec["signals"] if signal["kind"] != "sae_latent"]
     (pack_copy / "pack.yaml").write_text(yaml.safe_dump(spec))
