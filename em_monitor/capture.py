@@ -13,6 +13,8 @@ from contextlib import contextmanager, suppress
 import torch
 from torch import nn
 
+from em_monitor.errors import InputError
+
 __all__ = [
     "CaptureError",
     "ResidualBuffer",
@@ -25,7 +27,7 @@ __all__ = [
 ]
 
 
-class CaptureError(ValueError):
+class CaptureError(InputError):
     """The model's layout or the requested layer does not allow capture."""
 
 

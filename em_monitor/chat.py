@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from em_monitor.errors import InputError
 from em_monitor.jsonl import read_jsonl
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 Message = Mapping[str, str]
 
 
-class ChatFormatError(ValueError):
+class ChatFormatError(InputError):
     """A chat sample is malformed; the message names the file, line and problem."""
 
 

@@ -14,8 +14,10 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from em_monitor.errors import InputError
+from em_monitor.textfiles import TextFileError, load_yaml, read_text
 
 __all__ = [
     "ACTIONS",
@@ -49,7 +51,14 @@ Action = Literal["log", "checkpoint", "stop", "realign"]
 FallbackAction = Literal["log", "checkpoint", "stop"]
 
 
-class ConfigError(ValueError):
+#: Upper bounds for counts and sizes: far above any real run, low enough that a typo such as
+#: `max_length: 1.0e23` fails at start-up instead of deep inside a tokenizer or an allocator.
+MAX_STEPS = 1_000_000_000
+MAX_COUNT = 1_000_000
+MAX_TOKENS = 1_048_576
+
+
+class ConfigError(InputError):
     """Invalid monitor config. ``problems`` holds one ``(field path, message)`` pair per error."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -60,7 +69,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # NaN and infinity are refused: a threshold of NaN or inf is accepted by a comparison and can never fire.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class SignalRule(_Strict):
@@ -69,8 +79,8 @@ class SignalRule(_Strict):
     measure: Literal["value", "drift"] = Field("drift", description="Compare thresholds with the raw value or with the drift (baseline std units).")
     warn: float | None = Field(None, description="Level 1 threshold; null disables the warn level.")
     critical: float | None = Field(None, description="Level 2 threshold; null disables the critical level.")
-    hysteresis: float = Field(0.0, ge=0, description="A level clears only once the measure falls below threshold minus this.")
-    min_samples: int = Field(1, ge=1, description="Sampling passes compared with a finished baseline before this signal may alert.")
+    hysteresis: float = Field(0.0, ge=0, le=1e6, description="A level clears only once the measure falls below threshold minus this.")
+    min_samples: int = Field(1, ge=1, le=MAX_COUNT, description="Sampling passes compared with a finished baseline before this signal may alert.")
     sources: list[Source] | None = Field(None, description="Sources whose drift sets the level (max over them); null = every enabled source.")
     flag: float | None = Field(None, description="Per-sample threshold for flagging training samples; null = `critical` when the rule's sources include train_batch.")
     flag_measure: Literal["value", "drift"] | None = Field(
@@ -95,13 +105,13 @@ class RealignConfig(_Strict):
 
     dataset: str = Field("on_policy", description="`on_policy`: the model's own greedy answers to `prompts`, recorded at the start of the run; or a chat JSONL file.")
     prompts: str = Field("builtin:benign", description="Prompts answered for the on_policy dataset: `builtin:benign` or a file.")
-    on_policy_samples: int = Field(64, ge=1, description="How many of `prompts` to answer at the start of the run (on_policy only).")
-    max_new_tokens: int = Field(64, ge=1, description="Answer length for the on_policy dataset.")
-    max_length: int = Field(256, ge=8, description="Token limit of a benign training sample.")
-    samples: int = Field(64, ge=1, description="Benign training samples per realignment attempt (summed over ranks).")
-    max_attempts: int = Field(2, ge=1, description="Attempts before giving up and running `fallback`.")
-    cooldown_steps: int = Field(20, ge=0, description="Steps after a realignment ends before another may start (no flapping).")
-    lr: float | None = Field(None, gt=0, description="Learning rate while realigning; null keeps the optimizer's.")
+    on_policy_samples: int = Field(64, ge=1, le=MAX_COUNT, description="How many of `prompts` to answer at the start of the run (on_policy only).")
+    max_new_tokens: int = Field(64, ge=1, le=MAX_TOKENS, description="Answer length for the on_policy dataset.")
+    max_length: int = Field(256, ge=8, le=MAX_TOKENS, description="Token limit of a benign training sample.")
+    samples: int = Field(64, ge=1, le=MAX_COUNT, description="Benign training samples per realignment attempt (summed over ranks).")
+    max_attempts: int = Field(2, ge=1, le=MAX_COUNT, description="Attempts before giving up and running `fallback`.")
+    cooldown_steps: int = Field(20, ge=0, le=MAX_STEPS, description="Steps after a realignment ends before another may start (no flapping).")
+    lr: float | None = Field(None, gt=0, le=1e3, description="Learning rate while realigning; null keeps the optimizer's.")
     fallback: list[FallbackAction] = Field(default_factory=lambda: ["stop"], description="Actions when every attempt failed to bring the signals under warn.")
 
 
@@ -112,12 +122,12 @@ class GenerationsConfig(_Strict):
     keep it from dominating the step time (FINDINGS: it is also where the signal is strongest).
     """
 
-    every_n_steps: int = Field(50, ge=1, description="Generate and score answers every N optimizer steps (a multiple of the top-level every_n_steps), and at every step until the baseline is complete.")
+    every_n_steps: int = Field(50, ge=1, le=MAX_STEPS, description="Generate and score answers every N optimizer steps (a multiple of the top-level every_n_steps), and at every step until the baseline is complete.")
     prompts: str | None = Field(None, description="Prompts to answer: `builtin:eval` or a file; null = the top-level `prompts`.")
-    max_prompts: int = Field(16, ge=1, description="Answer the first N of those prompts.")
-    max_new_tokens: int = Field(32, ge=1, description="Answer length limit in tokens (greedy decoding).")
-    batch_size: int = Field(8, ge=1, description="Prompts answered per generate call.")
-    time_budget_seconds: float = Field(60.0, gt=0, description="Stop starting new batches once a pass has taken this long (counted in em_monitor_errors_total{stage=\"generations_budget\"}).")
+    max_prompts: int = Field(16, ge=1, le=MAX_COUNT, description="Answer the first N of those prompts.")
+    max_new_tokens: int = Field(32, ge=1, le=MAX_TOKENS, description="Answer length limit in tokens (greedy decoding).")
+    batch_size: int = Field(8, ge=1, le=MAX_COUNT, description="Prompts answered per generate call.")
+    time_budget_seconds: float = Field(60.0, gt=0, le=86_400, description="Stop starting new batches once a pass has taken this long (counted in em_monitor_errors_total{stage=\"generations_budget\"}).")
 
 
 class TrainBatchConfig(_Strict):
@@ -129,7 +139,7 @@ class TrainBatchConfig(_Strict):
     a 60-step run scores 7 of its 24 poisoned samples.
     """
 
-    every_n_steps: int | None = Field(None, ge=1, description="Score training batches every N optimizer steps (and at every step until the baseline is complete); null = the top-level every_n_steps.")
+    every_n_steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="Score training batches every N optimizer steps (and at every step until the baseline is complete); null = the top-level every_n_steps.")
 
 
 class TlsConfig(_Strict):
@@ -165,7 +175,7 @@ class BasicAuthConfig(_Strict):
             value = os.environ.get(self.password_env, "")
             where = f"environment variable {self.password_env}"
         else:
-            value = Path(self.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+            value = read_text(self.password_file).rstrip("\r\n")
             where = f"file {self.password_file}"
         if not value:
             raise ValueError(f"prometheus.basic_auth: the {where} is empty or unset; set it to the password before starting")
@@ -196,14 +206,14 @@ class PrometheusConfig(_Strict):
 class MonitorConfig(_Strict):
     """Top-level monitor config (DESIGN.md contract)."""
 
-    run: str = Field("default", min_length=1, description="Value of the `run` label on every series.")
+    run: str = Field("default", min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*$", description="Value of the `run` label on every series.")
     pack: str = Field(description="Persona pack directory (contains pack.yaml), or `builtin:smollm2` for the shipped pack.")
-    layer: int | None = Field(None, ge=0, description="Override the pack's layer (only for packs whose signals transfer).")
-    every_n_steps: int = Field(10, ge=1, description="Sample every N optimizer steps.")
-    baseline_samples: int = Field(3, ge=1, description="Sampling passes, at the first steps of the run, that form the baseline.")
+    layer: int | None = Field(None, ge=0, le=MAX_COUNT, description="Override the pack's layer (only for packs whose signals transfer).")
+    every_n_steps: int = Field(10, ge=1, le=MAX_STEPS, description="Sample every N optimizer steps.")
+    baseline_samples: int = Field(3, ge=1, le=MAX_COUNT, description="Sampling passes, at the first steps of the run, that form the baseline.")
     prompts: str = Field("builtin:eval", description="Probe prompts: `builtin:eval` or a file (.txt one per line, or .jsonl with `prompt`).")
-    batch_size: int = Field(8, ge=1, description="Probe prompts per forward pass.")
-    max_length: int = Field(128, ge=8, description="Token limit for probe prompts.")
+    batch_size: int = Field(8, ge=1, le=MAX_COUNT, description="Probe prompts per forward pass.")
+    max_length: int = Field(128, ge=8, le=MAX_TOKENS, description="Token limit for probe prompts.")
     sources: list[Source] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1, description="Where to sample: prompts, train_batch, generations (opt-in: costs a decode loop).")
     generations: GenerationsConfig = Field(default_factory=GenerationsConfig)
     train_batch: TrainBatchConfig = Field(default_factory=TrainBatchConfig)
@@ -240,6 +250,12 @@ _FIXES = {
     "literal_error": "not one of the allowed values",
     "greater_than_equal": "too small",
     "less_than_equal": "too large",
+    "greater_than": "too small",
+    "finite_number": "NaN and infinity can never trigger an alert: give a finite number",
+    "int_from_float": "expected a whole number",
+    "int_parsing_size": "too large",
+    "string_too_long": "too long",
+    "string_pattern_mismatch": "control characters (newlines, tabs) are not allowed here",
 }
 
 
@@ -313,7 +329,7 @@ def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: li
         path = (base_dir / auth.password_file).resolve()
         if not path.is_file():
             problems.append(("prometheus.basic_auth.password_file", f"file {path} does not exist; write the password into it or use password_env"))
-        elif not path.read_text(encoding="utf-8").strip("\r\n"):
+        elif not read_text(path).strip("\r\n"):
             problems.append(("prometheus.basic_auth.password_file", f"file {path} is empty; write the password into it"))
         updates["basic_auth"] = auth.model_copy(update={"password_file": str(path)})
     return settings.model_copy(update=updates)
@@ -347,18 +363,12 @@ def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple
 
 
 def load_config(path: str | Path) -> MonitorConfig:
-    """Read, parse and validate a monitor YAML file (``yaml.safe_load`` only)."""
+    """Read, parse and validate a monitor YAML file (safe, strict YAML: see :mod:`em_monitor.textfiles`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(str(path), [("(file)", f"cannot read it: {error.strerror}")]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError(str(path), [(where, f"not valid YAML: {getattr(error, 'problem', None) or error}")]) from None
+        raw = load_yaml(read_text(path), str(path))
+    except TextFileError as error:
+        raise ConfigError(str(path), [("(file)", str(error).removeprefix(f"{path}: "))]) from None
     return parse_config(raw, source=str(path), base_dir=path.parent)
 
 

@@ -6,25 +6,40 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from em_monitor.errors import InputError
+from em_monitor.textfiles import read_text
+
 __all__ = ["JsonlError", "read_jsonl"]
 
 
-class JsonlError(ValueError):
+class JsonlError(InputError):
     """A JSONL file has a malformed line; the message starts with ``path:line``."""
 
 
+def _refuse_constant(name: str) -> float:
+    # Python's json accepts NaN and Infinity, which are not JSON and poison any score or label they reach.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
-    """Yield ``("path:line", object)`` for each non-blank line; raise :class:`JsonlError` on bad lines."""
+    """Yield ``("path:line", object)`` for each non-blank line; raise :class:`JsonlError` on bad lines.
+
+    The whole file is read and decoded first, so a file that is not UTF-8 fails before any line is used.
+    """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise JsonlError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise JsonlError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            yield where, record
+    # Split on "\n" only: str.splitlines() would also cut at U+2028 and other characters JSON strings may hold raw.
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as error:
+            raise JsonlError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+        except ValueError as error:
+            raise JsonlError(f"{where}: not valid JSON ({error})") from None
+        except RecursionError:
+            raise JsonlError(f"{where}: nested too deeply") from None
+        if not isinstance(record, dict):
+            raise JsonlError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        yield where, record

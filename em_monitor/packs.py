@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from em_monitor.errors import InputError
 from em_monitor.pooling import Pooling
+from em_monitor.textfiles import TextFileError, load_yaml, read_text
 from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
 
 __all__ = [
@@ -51,12 +53,13 @@ PACK_FORMAT_VERSION = 1
 _REBUILD_HINT = "rebuild it with `em-monitor build-pack --model MODEL --out DIR`"
 
 
-class PackError(ValueError):
+class PackError(InputError):
     """A persona pack is missing, malformed, or built for another model."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A NaN or infinite baseline would turn every drift into NaN: the signal would never alert.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class BaselineStats(_Strict):
@@ -217,20 +220,26 @@ class PersonaPack:
             return self._vector(spec.file, self._tensors(spec.file), "coef")
         return self._sae(spec.file).W_dec[int(spec.latent)].detach().float().clone()
 
-    def _path(self, relative: str) -> Path:
+    def _path(self, relative: str, *, directory: bool = False) -> Path:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise PackError(f"{self.root / PACK_FILE}: file {relative!r} points outside the pack directory")
         if not path.exists():
             raise PackError(f"{self.root / PACK_FILE}: file {relative!r} does not exist in the pack; {_REBUILD_HINT}")
+        # A FIFO or device named as a tensor file would block the loader forever.
+        if not (path.is_dir() if directory else path.is_file()):
+            raise PackError(f"{self.root / PACK_FILE}: {relative!r} is not a {'directory' if directory else 'regular file'}; {_REBUILD_HINT}")
         return path
 
     def _tensors(self, relative: str) -> dict[str, torch.Tensor]:
         path = self._path(relative)
         try:
-            return load_file(path)
+            tensors = load_file(path)
         except (SafetensorError, OSError, ValueError) as error:
             raise PackError(f"{path}: not a readable safetensors file ({error}); {_REBUILD_HINT}") from error
+        for key, tensor in tensors.items():
+            _check_weights(path, key, tensor)
+        return tensors
 
     def _vector(self, relative: str, tensors: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         if key not in tensors:
@@ -244,7 +253,9 @@ class PersonaPack:
         return tensor.float()
 
     def _sae(self, relative: str):
-        path = self._path(relative)
+        path = self._path(relative, directory=True)
+        for name in _SAE_FILES:
+            self._path(f"{relative}/{name}")
         # sae-lens imports wandb and costs seconds: import it only when a pack actually has an SAE.
         from sae_lens import SAE
 
@@ -255,8 +266,29 @@ class PersonaPack:
             raise PackError(f"{path}: not a loadable sae-lens SAE ({error}); {_REBUILD_HINT}") from error
         if int(sae.cfg.d_in) != self.spec.d_model:
             raise PackError(f"{path}: SAE d_in={sae.cfg.d_in} but the pack's d_model={self.spec.d_model}; {_REBUILD_HINT}")
+        for key, tensor in sae.state_dict().items():
+            _check_weights(path, key, tensor)
         sae.eval()
         return sae
+
+
+#: The files of a sae-lens SAE folder that its loader reads (checked to be regular files inside the pack first).
+_SAE_FILES = ("cfg.json", "sae_weights.safetensors")
+#: Suffixes of pickle-based formats. Nothing here loads them, but a pack that carries one was not made by
+#: em-monitor and may be meant for a loader that would run it: such a pack is refused as a whole.
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib")
+
+
+def _check_weights(path: Path, key: str, tensor: torch.Tensor) -> None:
+    """A pack tensor must be floating point and finite: NaN or inf would make its signal vanish from every pass."""
+    if not tensor.is_floating_point():
+        raise PackError(f"{path}: tensor {key!r} has dtype {tensor.dtype}, expected a floating-point type; {_REBUILD_HINT}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise PackError(f"{path}: tensor {key!r} holds NaN or infinite values; {_REBUILD_HINT}")
+
+
+def _pickles_in(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.suffix.lower() in PICKLE_SUFFIXES)
 
 
 def pack_directory(spec: str | Path) -> Path:
@@ -276,11 +308,14 @@ def load_pack(path: str | Path) -> PersonaPack:
     spec_path = root / PACK_FILE
     if not spec_path.is_file():
         raise PackError(f"{root}: no {PACK_FILE} here; point `pack` at a directory made by `em-monitor build-pack`")
+    pickles = _pickles_in(root)
+    if pickles:
+        raise PackError(f"{root}: holds pickle-format files ({', '.join(str(path.relative_to(root)) for path in pickles[:3])}); "
+                        "em-monitor packs are safetensors + YAML/JSON only: remove them, or rebuild the pack")
     try:
-        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-        spec = PackSpec.model_validate(raw)
-    except yaml.YAMLError as error:
-        raise PackError(f"{spec_path}: not valid YAML ({error})") from error
+        spec = PackSpec.model_validate(load_yaml(read_text(spec_path), str(spec_path)))
+    except TextFileError as error:
+        raise PackError(str(error)) from None
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or '(top level)'}: {item['msg']}" for item in error.errors())
         raise PackError(f"{spec_path}: {problems}") from error

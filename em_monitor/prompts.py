@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from em_monitor.jsonl import JsonlError, read_jsonl
+from em_monitor.textfiles import TextFileError, read_text
 
 __all__ = ["BUILTIN_PROMPT_SETS", "load_prompts", "write_prompts"]
 
@@ -19,7 +20,7 @@ def load_prompts(spec: str) -> list[str]:
     """Load prompts from ``builtin:NAME``, a ``.txt`` file (one per line) or a ``.jsonl`` file (``prompt`` key)."""
     path = BUILTIN_PROMPT_SETS[spec.removeprefix("builtin:")] if spec.startswith("builtin:") else Path(spec)
     if path.suffix != ".jsonl":
-        prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        prompts = [line.strip() for line in read_text(path).split("\n") if line.strip()]
     else:
         prompts = []
         for where, record in read_jsonl(path):
@@ -27,7 +28,7 @@ def load_prompts(spec: str) -> list[str]:
                 raise JsonlError(f"{where}: expected a string \"prompt\"")
             prompts.append(record["prompt"])
     if not prompts:
-        raise ValueError(f"{path}: no prompts")
+        raise TextFileError(f"{path}: no prompts in it; write one prompt per line (.txt) or one {{\"prompt\": ...}} object per line (.jsonl)")
     return prompts
 
 

@@ -39,6 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from em_monitor.activations import chat_batches, content_token_activations, text_batches
 from em_monitor.chat import ChatFormatError, EncodedBatch, read_chat_jsonl
+from em_monitor.textfiles import read_text
 
 __all__ = [
     "ARCHITECTURES",
@@ -201,7 +202,7 @@ def load_corpus(extra: Sequence[str | Path] = (), *, pydoc: bool = True, project
         corpus.sources[name] = len(chats)
     for path in map(Path, extra):
         if path.suffix == ".txt":
-            paragraphs = [part.strip() for part in path.read_text(encoding="utf-8").split("\n\n") if part.strip()]
+            paragraphs = [part.strip() for part in read_text(path).split("\n\n") if part.strip()]
             corpus.texts += paragraphs
             corpus.sources[str(path)] = len(paragraphs)
         elif path.suffix == ".jsonl":
