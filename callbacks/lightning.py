@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,7 +17,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
-from em_monitor.capture import capture_residual, hidden_size
+from em_monitor.capture import capture_residual, check_layer, decoder_blocks, hidden_size
 from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
@@ -105,7 +106,8 @@ class PersonaMonitor(Callback):
         self._model: torch.nn.Module | None = None
         self._special_ids: list[int] = []
         self._signals = None
-        self._capture = None
+        #: The open capture of this step's training forward (its hook comes off when the stack closes).
+        self._capture: ExitStack | None = None
         self._buffer = None
         self._prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
         self._answers: AnswerPass | None = None
@@ -147,6 +149,7 @@ class PersonaMonitor(Callback):
         settings, pack = self._settings, self._pack
         self._model = self._find_model(pl_module)
         pack.check_width(hidden_size(self._model))
+        check_layer(self._layer, len(decoder_blocks(self._model)), field="layer" if settings.layer is not None else f"{pack.root / 'pack.yaml'}: layer")
         signals = pack.build_signals()
         tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
         needs_tokenizer = sorted({"prompts", "generations"} & set(settings.sources))
@@ -195,8 +198,10 @@ class PersonaMonitor(Callback):
         # Every rank captures its own batch; rank 0 gathers the scores (see `_gather_train_scores`).
         if "train_batch" in self._settings.sources and not swapped and (self.monitor.is_train_batch_step(step) or checking):
             with self.monitor.guard("capture"):
-                self._capture = capture_residual(self._model, self._layer)
-                self._buffer = self._capture.__enter__()
+                # The stack is kept only once the hook is on: a capture that failed leaves nothing to read or release.
+                stack = ExitStack()
+                self._buffer = stack.enter_context(capture_residual(self._model, self._layer))
+                self._capture = stack
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self._due_step is None:
@@ -205,38 +210,54 @@ class PersonaMonitor(Callback):
         step, self._due_step = self._due_step, None
         self._sampled_step = step
         train_scores = self._gather_train_scores(trainer, batch)
-        decision = self._decide(step, pl_module, train_scores) if trainer.is_global_zero else {}
-        decision = trainer.strategy.broadcast(decision, src=0)
+        decision: dict[str, Any] = {}
+        if trainer.is_global_zero:
+            with self.monitor.guard("decide"):
+                decision = self._decide(step, pl_module, train_scores)
+        # Every rank reaches the broadcast whatever failed above: a rank that skipped it would leave the others waiting.
+        with self.monitor.guard("gather"):
+            decision = trainer.strategy.broadcast(decision, src=0)
         if decision.get("after") is not None:
             self._finish_realignment(trainer, step, decision["after"])
         self._act(trainer, step, decision.get("actions", []), decision.get("before", {}))
         if self.pusher is not None:
-            self.pusher.request()
+            with self.monitor.guard("push"):
+                self.pusher.request()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self._release_capture()
+        if self.monitor is not None:
+            with self.monitor.guard("teardown"):
+                self._release_capture()
         self._due_step = None
         self._prompt_scores = self._answers = None
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit":
+        if stage != "fit" or self.monitor is None:
             return
-        self._release_capture()
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-        if self.pusher is not None:
-            self.pusher.close(delete=self._settings.prometheus.delete_on_end)
-            self.pusher = None
-        if self.monitor is not None and self.monitor.events is not None:
+        # Each part is guarded on its own, so one failing (a final push to a gateway that is down) cannot skip the rest,
+        # and nothing raises out of fit() after training finished: the user's code after it (saving the model) must run.
+        with self.monitor.guard("teardown"):
+            self._release_capture()
+        server, self.server = self.server, None
+        if server is not None:
+            with self.monitor.guard("teardown"):
+                server.close()
+        pusher, self.pusher = self.pusher, None
+        if pusher is not None:
+            with self.monitor.guard("push"):
+                pusher.close(delete=self._settings.prometheus.delete_on_end)
+        if self.monitor.events is not None:
             self.monitor.events.close()
 
     def state_dict(self) -> dict[str, Any]:
         if self.monitor is None:
             return {}
-        state = {"monitor": self.monitor.state_dict(), "sampled_step": self._sampled_step}
-        if self._realigner is not None:
-            state["realign"] = {**self._realigner.state_dict(), "cursor": self._benign.position, "saved_lrs": self._saved_lrs}
+        state: dict[str, Any] = {}
+        # A failure here must not fail the user's checkpoint: it is saved without the monitor's state (counted).
+        with self.monitor.guard("state"):
+            state = {"monitor": self.monitor.state_dict(), "sampled_step": self._sampled_step}
+            if self._realigner is not None:
+                state["realign"] = {**self._realigner.state_dict(), "cursor": self._benign.position, "saved_lrs": self._saved_lrs}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -306,9 +327,9 @@ class PersonaMonitor(Callback):
         }
 
     def _release_capture(self) -> None:
-        if self._capture is not None:
-            capture, self._capture = self._capture, None
-            capture.__exit__(None, None, None)
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.close()
 
     def _gather_train_scores(self, trainer: pl.Trainer, batch: Any) -> _TrainScores | None:
         """Score this rank's training batch, then hand every rank's scores to rank 0 (``None`` elsewhere).
@@ -323,14 +344,18 @@ class PersonaMonitor(Callback):
         started = time.perf_counter()
         local: dict[str, torch.Tensor] | str | None = None
         if self._capture is not None:
-            activations = self._buffer.activations
-            self._release_capture()
             local = "score"
             with self.monitor.guard("score"):
+                self._release_capture()
+                activations = self._buffer.activations
+                if activations is None:
+                    raise RuntimeError(f"the training forward never reached decoder block {self._layer}")
                 mask = scored_token_mask(batch, self._special_ids).to(activations.device)
                 local = {name: scores.detach().float().cpu() for name, scores in self._signals.score(activations, mask).items()}
-        per_rank = _gather_objects(trainer, local)
-        if not trainer.is_global_zero:
+        per_rank: list[object] = []
+        with self.monitor.guard("gather"):
+            per_rank = _gather_objects(trainer, local)
+        if not trainer.is_global_zero or not per_rank:
             return None
         for stage in per_rank[1:]:
             if isinstance(stage, str) and self.monitor.metrics:
@@ -521,6 +546,12 @@ class PersonaMonitor(Callback):
         self._saved_lrs = None
 
     def _restore(self, state: dict[str, Any]) -> None:
+        # A checkpoint whose monitor state does not fit (another config, another pack) resumes with fresh baselines.
+        with self.monitor.guard("state"):
+            self._restore_state(state)
+        self._pending_state = None
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
         self.monitor.load_state_dict(state["monitor"])
         self._sampled_step = int(state["sampled_step"])
         if self._realigner is not None and "realign" in state:
@@ -529,4 +560,3 @@ class PersonaMonitor(Callback):
             self._saved_lrs = state["realign"]["saved_lrs"]
             if self.monitor.metrics:
                 self.monitor.metrics.set_realigning(self._realigner.active is not None)
-        self._pending_state = None

@@ -36,6 +36,7 @@ from rich.progress import track
 from em_monitor.activations import chat_batches
 from em_monitor.capture import hidden_size, residuals_at
 from em_monitor.chat import Message
+from em_monitor.errors import InputError
 from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
 from em_monitor.packs import PersonaPack
@@ -96,7 +97,7 @@ def parse_label(value: object, where: str = "label") -> int | None:
         return None
     key = str(value).strip().lower() if not isinstance(value, bool) else str(value).lower()
     if key not in LABEL_VALUES:
-        raise ValueError(f"{where}: unknown label {value!r}; use one of misaligned/aligned, 1/0, true/false")
+        raise InputError(f"{where}: unknown label {value!r}; use one of misaligned/aligned, 1/0, true/false")
     return LABEL_VALUES[key]
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "hidden_size",
     "model_device",
     "capture_residual",
+    "check_layer",
     "scoring_mode",
     "residuals_at",
 ]
@@ -93,9 +94,15 @@ def _store_hook(buffer: ResidualBuffer, stop: bool) -> Callable:
     return hook
 
 
-def _checked_layer(blocks: nn.ModuleList, layer: int) -> int:
-    if not 0 <= layer < len(blocks):
-        raise CaptureError(f"layer {layer} is out of range: this model has decoder blocks 0..{len(blocks) - 1}")
+def check_layer(layer: int, n_layers: int, *, field: str = "layer") -> int:
+    """``layer`` if the model has that decoder block; else an error naming the setting (``field``) to fix.
+
+    Adapters call it at start-up with the model's depth (``check-config --model`` with the depth
+    from the model's config alone), so a wrong layer stops the run before its first step.
+    """
+    if not 0 <= layer < n_layers:
+        raise CaptureError(f"{field}: decoder block {layer} does not exist; this model has blocks 0..{n_layers - 1}: "
+                           "choose one of them, or use a pack built for this model")
     return layer
 
 
@@ -109,7 +116,7 @@ def capture_residual(model: nn.Module, layer: int, *, stop_after: bool = False) 
     """
     blocks = decoder_blocks(model)
     buffer = ResidualBuffer()
-    handle = blocks[_checked_layer(blocks, layer)].register_forward_hook(_store_hook(buffer, stop_after))
+    handle = blocks[check_layer(layer, len(blocks))].register_forward_hook(_store_hook(buffer, stop_after))
     try:
         yield buffer
     finally:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from em_monitor.commands import register_all
+from em_monitor.errors import InputError
 
 __all__ = ["build_parser", "main"]
 
@@ -19,8 +20,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb. Input a user must fix, and files that cannot be read or written, end in one line and exit 1.
+
+    Verbs catch what they expect themselves; this is the net under all of them, so a broken file
+    never shows a user a traceback, whichever verb met it.
+    """
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (InputError, OSError) as error:
+        print(f"em-monitor {args.verb}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

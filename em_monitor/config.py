@@ -12,9 +12,9 @@ import json
 import os
 import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from em_monitor.errors import InputError
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
@@ -45,6 +45,9 @@ DEFAULT_SOURCES: tuple[str, ...] = ("prompts", "train_batch")
 #: What a threshold crossing can trigger.
 ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop", "realign")
 BUILTIN_PREFIX = "builtin:"
+
+#: Text that names a file, URL or label: no control characters (a NUL cannot be in a path; a newline in a path is a typo).
+PlainText = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\x00-\x1f]*$")]
 
 Source = Literal["prompts", "train_batch", "generations"]
 Action = Literal["log", "checkpoint", "stop", "realign"]
@@ -103,8 +106,8 @@ class ActionsConfig(_Strict):
 class RealignConfig(_Strict):
     """Benign-data realignment: what the ``realign`` action trains on, for how long, and what follows."""
 
-    dataset: str = Field("on_policy", description="`on_policy`: the model's own greedy answers to `prompts`, recorded at the start of the run; or a chat JSONL file.")
-    prompts: str = Field("builtin:benign", description="Prompts answered for the on_policy dataset: `builtin:benign` or a file.")
+    dataset: PlainText = Field("on_policy", description="`on_policy`: the model's own greedy answers to `prompts`, recorded at the start of the run; or a chat JSONL file.")
+    prompts: PlainText = Field("builtin:benign", description="Prompts answered for the on_policy dataset: `builtin:benign` or a file.")
     on_policy_samples: int = Field(64, ge=1, le=MAX_COUNT, description="How many of `prompts` to answer at the start of the run (on_policy only).")
     max_new_tokens: int = Field(64, ge=1, le=MAX_TOKENS, description="Answer length for the on_policy dataset.")
     max_length: int = Field(256, ge=8, le=MAX_TOKENS, description="Token limit of a benign training sample.")
@@ -123,7 +126,7 @@ class GenerationsConfig(_Strict):
     """
 
     every_n_steps: int = Field(50, ge=1, le=MAX_STEPS, description="Generate and score answers every N optimizer steps (a multiple of the top-level every_n_steps), and at every step until the baseline is complete.")
-    prompts: str | None = Field(None, description="Prompts to answer: `builtin:eval` or a file; null = the top-level `prompts`.")
+    prompts: PlainText | None = Field(None, description="Prompts to answer: `builtin:eval` or a file; null = the top-level `prompts`.")
     max_prompts: int = Field(16, ge=1, le=MAX_COUNT, description="Answer the first N of those prompts.")
     max_new_tokens: int = Field(32, ge=1, le=MAX_TOKENS, description="Answer length limit in tokens (greedy decoding).")
     batch_size: int = Field(8, ge=1, le=MAX_COUNT, description="Prompts answered per generate call.")
@@ -145,16 +148,16 @@ class TrainBatchConfig(_Strict):
 class TlsConfig(_Strict):
     """HTTPS for the metrics endpoint: PEM files, resolved against the config file's folder."""
 
-    cert_file: str = Field(min_length=1, description="PEM certificate (or chain) the endpoint presents.")
-    key_file: str = Field(min_length=1, description="PEM private key of `cert_file`.")
+    cert_file: PlainText = Field( description="PEM certificate (or chain) the endpoint presents.")
+    key_file: PlainText = Field( description="PEM private key of `cert_file`.")
 
 
 class BasicAuthConfig(_Strict):
     """Basic auth for the metrics endpoint. The password comes from the environment or a file, never the YAML."""
 
-    username: str = Field(min_length=1, description="The user name scrapers send.")
-    password_env: str | None = Field(None, min_length=1, description="Name of the environment variable holding the password.")
-    password_file: str | None = Field(None, min_length=1, description="File holding the password (one line; a trailing newline is ignored).")
+    username: PlainText = Field( description="The user name scrapers send.")
+    password_env: PlainText | None = Field(None, description="Name of the environment variable holding the password.")
+    password_file: PlainText | None = Field(None, description="File holding the password (one line; a trailing newline is ignored).")
 
     @model_validator(mode="before")
     @classmethod
@@ -186,12 +189,12 @@ class PrometheusConfig(_Strict):
     """The metrics endpoint and the Pushgateway (rank 0 only)."""
 
     enabled: bool = Field(True, description="Serve the HTTP endpoint (the Pushgateway works either way).")
-    addr: str = Field("127.0.0.1", description="Bind address; keep loopback unless a scraper elsewhere needs it.")
+    addr: PlainText = Field("127.0.0.1", description="Bind address; keep loopback unless a scraper elsewhere needs it.")
     port: int = Field(9464, ge=0, le=65535, description="0 picks a free port (logged at start-up).")
     tls: TlsConfig | None = Field(None, description="Serve HTTPS with this certificate and key; null = plain HTTP.")
     basic_auth: BasicAuthConfig | None = Field(None, description="Require basic auth on the endpoint; null = none.")
-    pushgateway: str | None = Field(None, description="Pushgateway URL (http://host:9091) to push to after each sampling pass and at the end; null = no pushing.")
-    job: str = Field("em_monitor", min_length=1, description="`job` label of the pushed group (its other grouping label is `run`).")
+    pushgateway: PlainText | None = Field(None, description="Pushgateway URL (http://host:9091) to push to after each sampling pass and at the end; null = no pushing.")
+    job: PlainText = Field("em_monitor", description="`job` label of the pushed group (its other grouping label is `run`).")
     push_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one push may take; pushes run in the background, only the final one is waited for.")
     delete_on_end: bool = Field(False, description="Delete the run's group from the Pushgateway when training ends, instead of a final push.")
 
@@ -206,12 +209,12 @@ class PrometheusConfig(_Strict):
 class MonitorConfig(_Strict):
     """Top-level monitor config (DESIGN.md contract)."""
 
-    run: str = Field("default", min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*$", description="Value of the `run` label on every series.")
-    pack: str = Field(description="Persona pack directory (contains pack.yaml), or `builtin:smollm2` for the shipped pack.")
+    run: PlainText = Field("default", max_length=200, description="Value of the `run` label on every series.")
+    pack: PlainText = Field(description="Persona pack directory (contains pack.yaml), or `builtin:smollm2` for the shipped pack.")
     layer: int | None = Field(None, ge=0, le=MAX_COUNT, description="Override the pack's layer (only for packs whose signals transfer).")
     every_n_steps: int = Field(10, ge=1, le=MAX_STEPS, description="Sample every N optimizer steps.")
     baseline_samples: int = Field(3, ge=1, le=MAX_COUNT, description="Sampling passes, at the first steps of the run, that form the baseline.")
-    prompts: str = Field("builtin:eval", description="Probe prompts: `builtin:eval` or a file (.txt one per line, or .jsonl with `prompt`).")
+    prompts: PlainText = Field("builtin:eval", description="Probe prompts: `builtin:eval` or a file (.txt one per line, or .jsonl with `prompt`).")
     batch_size: int = Field(8, ge=1, le=MAX_COUNT, description="Probe prompts per forward pass.")
     max_length: int = Field(128, ge=8, le=MAX_TOKENS, description="Token limit for probe prompts.")
     sources: list[Source] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1, description="Where to sample: prompts, train_batch, generations (opt-in: costs a decode loop).")
@@ -221,7 +224,7 @@ class MonitorConfig(_Strict):
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     realign: RealignConfig = Field(default_factory=RealignConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
-    event_log: str | None = Field("em_monitor_events.jsonl", description="Append-only JSONL event log; null disables it.")
+    event_log: PlainText | None = Field("em_monitor_events.jsonl", description="Append-only JSONL event log; null disables it.")
 
     @field_validator("sources")
     @classmethod
@@ -280,7 +283,18 @@ def parse_config(raw: object, *, source: str = "<config>", base_dir: Path | None
     return _resolve_paths(config, base_dir or Path.cwd(), source)
 
 
+def _file_at(base_dir: Path, text: str | Path) -> tuple[Path, bool]:
+    """``text`` resolved against the config's folder, and whether a regular file is there (a path the OS refuses, too long say, holds none)."""
+    path = base_dir / text
+    try:
+        path = path.resolve()
+        return path, path.is_file()
+    except (OSError, ValueError):
+        return path, False
+
+
 def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> MonitorConfig:
+    from em_monitor.chat import read_chat_jsonl
     from em_monitor.packs import BUILTIN_PACKS
 
     problems = []
@@ -290,16 +304,21 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
         if pack is None:
             problems.append(("pack", f"unknown built-in pack {name!r}; choose one of {', '.join(BUILTIN_PACKS)} or give a directory"))
     else:
-        pack = (base_dir / config.pack).resolve()
-    if pack is not None and not (pack / "pack.yaml").is_file():
+        pack = _file_at(base_dir / config.pack, "pack.yaml")[0].parent
+    if pack is not None and not _file_at(pack, "pack.yaml")[1]:
         problems.append(("pack", f"no pack.yaml in {pack}; point it at a directory made by `em-monitor build-pack`"))
     updates: dict[str, object] = {"pack": str(pack)}
     updates["prompts"] = _resolve_prompts(config.prompts, "prompts", base_dir, problems)
     realign: dict[str, str] = {"prompts": _resolve_prompts(config.realign.prompts, "realign.prompts", base_dir, problems)}
     if config.realign.dataset != "on_policy":
-        dataset = (base_dir / config.realign.dataset).resolve()
-        if not dataset.is_file():
+        dataset, found = _file_at(base_dir, config.realign.dataset)
+        if not found:
             problems.append(("realign.dataset", f"file {dataset} does not exist; give a chat JSONL path or `on_policy`"))
+        else:
+            try:
+                read_chat_jsonl(dataset)
+            except InputError as error:
+                problems.append(("realign.dataset", str(error)))
         realign["dataset"] = str(dataset)
     updates["realign"] = config.realign.model_copy(update=realign)
     updates["prometheus"] = _resolve_prometheus(config.prometheus, base_dir, problems)
@@ -313,8 +332,8 @@ def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: li
     """Resolve the endpoint's files and check, at start-up, that TLS and the password are usable."""
     updates: dict[str, object] = {}
     if settings.tls is not None:
-        cert, key = (base_dir / settings.tls.cert_file).resolve(), (base_dir / settings.tls.key_file).resolve()
-        missing = [(f"prometheus.tls.{name}", path) for name, path in (("cert_file", cert), ("key_file", key)) if not path.is_file()]
+        (cert, has_cert), (key, has_key) = _file_at(base_dir, settings.tls.cert_file), _file_at(base_dir, settings.tls.key_file)
+        missing = [(f"prometheus.tls.{name}", path) for name, path, found in (("cert_file", cert, has_cert), ("key_file", key, has_key)) if not found]
         problems.extend((field, f"file {path} does not exist; give the path of a PEM file") for field, path in missing)
         if not missing:
             try:
@@ -326,8 +345,8 @@ def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: li
     if auth is not None and auth.password_env is not None and not os.environ.get(auth.password_env):
         problems.append(("prometheus.basic_auth.password_env", f"environment variable {auth.password_env} is not set (or empty); export the password in it before starting"))
     if auth is not None and auth.password_file is not None:
-        path = (base_dir / auth.password_file).resolve()
-        if not path.is_file():
+        path, found = _file_at(base_dir, auth.password_file)
+        if not found:
             problems.append(("prometheus.basic_auth.password_file", f"file {path} does not exist; write the password into it or use password_env"))
         elif not read_text(path).strip("\r\n"):
             problems.append(("prometheus.basic_auth.password_file", f"file {path} is empty; write the password into it"))
@@ -349,16 +368,21 @@ def _resolve_generations(config: MonitorConfig, base_dir: Path, problems: list[t
 
 def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple[str, str]]) -> str:
     """A ``builtin:`` prompt set is kept by name; a file is resolved against the config's folder."""
-    from em_monitor.prompts import BUILTIN_PROMPT_SETS
+    from em_monitor.prompts import BUILTIN_PROMPT_SETS, load_prompts
 
     if spec.startswith(BUILTIN_PREFIX):
         name = spec.removeprefix(BUILTIN_PREFIX)
         if name not in BUILTIN_PROMPT_SETS:
             problems.append((field, f"unknown built-in set {name!r}; choose one of {', '.join(BUILTIN_PROMPT_SETS)}"))
         return spec
-    path = (base_dir / spec).resolve()
-    if not path.is_file():
+    path, found = _file_at(base_dir, spec)
+    if not found:
         problems.append((field, f"file {path} does not exist; give a .txt/.jsonl path or a builtin: set"))
+        return str(path)
+    try:
+        load_prompts(str(path))  # read now, so a broken prompt file stops the run at start-up with its line named
+    except InputError as error:
+        problems.append((field, str(error)))
     return str(path)
 
 

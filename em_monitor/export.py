@@ -24,7 +24,10 @@ __all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetr
 
 #: Stages whose failures ``em_monitor_errors_total`` counts (the ``stage`` label).
 #: ``generations_budget`` counts generations passes cut short by their time budget (partly unwatched, not broken).
-ERROR_STAGES: tuple[str, ...] = ("capture", "score", "nonfinite", "prompts", "generations", "generations_budget", "behaviour", "actions", "realign", "event_log", "push")
+ERROR_STAGES: tuple[str, ...] = (
+    "capture", "score", "gather", "decide", "nonfinite", "prompts", "generations", "generations_budget", "behaviour",
+    "actions", "realign", "event_log", "push", "state", "teardown",
+)
 #: Values of the ``outcome`` label on ``em_monitor_realignments_total``.
 REALIGNMENT_OUTCOMES: tuple[str, ...] = ("recovered", "failed")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 from em_monitor.errors import InputError
 from em_monitor.textfiles import read_text
 
-__all__ = ["JsonlError", "read_jsonl"]
+__all__ = ["JsonlError", "loads_strict", "read_jsonl"]
 
 
 class JsonlError(InputError):
@@ -17,8 +17,12 @@ class JsonlError(InputError):
 
 
 def _refuse_constant(name: str) -> float:
-    # Python's json accepts NaN and Infinity, which are not JSON and poison any score or label they reach.
     raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_strict(text: str) -> object:
+    """``json.loads`` without Python's extensions: NaN and Infinity (not JSON) poison any score, label or size they reach."""
+    return json.loads(text, parse_constant=_refuse_constant)
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
@@ -33,7 +37,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(line, parse_constant=_refuse_constant)
+            record = loads_strict(line)
         except json.JSONDecodeError as error:
             raise JsonlError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
         except ValueError as error:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["EMBEDDED_MODEL", "ModelLoadError", "LoadedModel", "embedded_gguf_path", "load_model"]
+__all__ = ["EMBEDDED_MODEL", "ModelLoadError", "LoadedModel", "embedded_gguf_path", "load_model", "load_model_config"]
 
 #: The ``--model`` value that selects the embedded default, SmolLM2-135M-Instruct.
 EMBEDDED_MODEL = "smollm2"
@@ -55,6 +55,36 @@ def embedded_gguf_path() -> Path:
     return ggufs[0]
 
 
+def _source(spec: str) -> tuple[str, str | None, str]:
+    """Where ``spec`` loads from: (directory or hub id, GGUF file name or None, the model id to record)."""
+    if spec == EMBEDDED_MODEL:
+        gguf = embedded_gguf_path()
+        return str(gguf.parent), gguf.name, "HuggingFaceTB/SmolLM2-135M-Instruct"
+    if spec.endswith(".gguf"):
+        gguf = Path(spec)
+        return str(gguf.parent), gguf.name, gguf.stem
+    return spec, None, spec
+
+
+def _load_failed(spec: str, error: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"could not load model {spec!r}: {error}\n"
+        f"Fix: pass --model {EMBEDDED_MODEL} for the embedded default, a local directory with config.json "
+        "and weights, or a hub id already in the local cache (this machine cannot download)."
+    )
+
+
+def load_model_config(spec: str = EMBEDDED_MODEL):
+    """The model's transformers config alone (width, depth), without loading its weights: for checks before the work."""
+    from transformers import AutoConfig
+
+    source, gguf_file, _ = _source(spec)
+    try:
+        return AutoConfig.from_pretrained(source, **({"gguf_file": gguf_file} if gguf_file else {}))
+    except (OSError, ValueError) as error:
+        raise _load_failed(spec, error) from error
+
+
 def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32) -> LoadedModel:
     """Load a causal LM and its tokenizer from ``spec``.
 
@@ -64,25 +94,13 @@ def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf_file: str | None = None
-    if spec == EMBEDDED_MODEL:
-        gguf = embedded_gguf_path()
-        source, gguf_file, model_id = str(gguf.parent), gguf.name, "HuggingFaceTB/SmolLM2-135M-Instruct"
-    elif spec.endswith(".gguf"):
-        gguf = Path(spec)
-        source, gguf_file, model_id = str(gguf.parent), gguf.name, gguf.stem
-    else:
-        source, model_id = spec, spec
+    source, gguf_file, model_id = _source(spec)
     kwargs: dict[str, object] = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
     except (OSError, ValueError) as error:
-        raise ModelLoadError(
-            f"could not load model {spec!r}: {error}\n"
-            f"Fix: pass --model {EMBEDDED_MODEL} for the embedded default, a local directory with config.json "
-            "and weights, or a hub id already in the local cache (this machine cannot download)."
-        ) from error
+        raise _load_failed(spec, error) from error
     if gguf_file:
         _forget_gguf_origin(model)
     if tokenizer.pad_token is None:

@@ -80,6 +80,8 @@ class Monitor:
         #: Passes observed against a finished baseline, per (signal, source): what `min_samples` counts.
         self.compared: dict[tuple[str, str], int] = {}
         self._logged_stages: set[str] = set()
+        #: Failures in a row per guarded stage (see :meth:`guard`).
+        self._streaks: dict[str, int] = {}
 
     # --- sampling cadence -------------------------------------------------------------
     def is_sampling_step(self, step: int) -> bool:
@@ -210,18 +212,35 @@ class Monitor:
     # --- failure containment --------------------------------------------------------------
     @contextmanager
     def guard(self, stage: str) -> Iterator[None]:
-        """Run a monitor stage so that its failure is counted and logged, never raised into training."""
+        """Run a monitor stage so that its failure is counted and logged, never raised into training.
+
+        Every failure is counted (``em_monitor_errors_total{stage}``) and written to the event log;
+        the training log gets the first failure of a streak with its traceback, and one line when
+        the stage works again, so a stage failing at every step cannot flood it.
+        """
         try:
             yield
         except Exception as error:  # noqa: BLE001 — the monitor must never break the run it watches
-            if self.metrics:
-                self.metrics.count_error(stage)
-            if stage not in self._logged_stages:
-                self._logged_stages.add(stage)
-                log.error("em-monitor %s failed (counted in em_monitor_errors_total; later failures of this stage log at debug): %s", stage, error, exc_info=True)
-            else:
-                log.debug("em-monitor %s failed again: %s", stage, error)
+            self._note_failure(stage, error)
             self._event("error", stage=stage, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc(limit=3))
+        else:
+            self._note_success(stage)
+
+    def _note_failure(self, stage: str, error: Exception) -> None:
+        """Count a failure; log it with its traceback if it starts a streak, at debug level otherwise."""
+        if self.metrics:
+            self.metrics.count_error(stage)
+        streak = self._streaks[stage] = self._streaks.get(stage, 0) + 1
+        if streak == 1:
+            log.error("em-monitor %s failed (counted in em_monitor_errors_total; training goes on; "
+                      "repeats log at debug until the stage works again): %s", stage, error, exc_info=True)
+        else:
+            log.debug("em-monitor %s failed again (%d in a row): %s", stage, streak, error)
+
+    def _note_success(self, stage: str) -> None:
+        failures = self._streaks.pop(stage, 0)
+        if failures:
+            log.warning("em-monitor %s works again after %d failure(s) in a row", stage, failures)
 
     def event(self, kind: str, **fields: object) -> None:
         """Write an event (the adapters use it for actions)."""
@@ -286,9 +305,7 @@ class Monitor:
             return
         try:
             self.events.write(kind, **fields)
-        except OSError as error:
-            if self.metrics:
-                self.metrics.count_error("event_log")
-            if "event_log" not in self._logged_stages:
-                self._logged_stages.add("event_log")
-                log.error("em-monitor cannot write the event log %s: %s", self.events.path, error)
+        except Exception as error:  # noqa: BLE001 — a full disk or an odd field must not stop training
+            self._note_failure("event_log", error)
+        else:
+            self._note_success("event_log")

@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from em_monitor.errors import InputError
+from em_monitor.jsonl import loads_strict
 from em_monitor.pooling import Pooling
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
 from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
@@ -91,7 +92,7 @@ class SignalSpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     kind: Literal["sae_latent", "probe", "direction"]
-    file: str
+    file: str = Field(min_length=1, pattern=r"^[^\x00-\x1f]*$")
     pooling: Pooling = "mean"
     latent: int | None = Field(default=None, ge=0)
     description: str = ""
@@ -221,7 +222,11 @@ class PersonaPack:
         return self._sae(spec.file).W_dec[int(spec.latent)].detach().float().clone()
 
     def _path(self, relative: str, *, directory: bool = False) -> Path:
-        path = (self.root / relative).resolve()
+        try:
+            path = (self.root / relative).resolve()
+            path.exists()
+        except (OSError, ValueError) as error:  # a name the OS refuses: too long, say
+            raise PackError(f"{self.root / PACK_FILE}: file {relative[:80]!r} is not a usable path ({type(error).__name__}); {_REBUILD_HINT}") from None
         if not path.is_relative_to(self.root.resolve()):
             raise PackError(f"{self.root / PACK_FILE}: file {relative!r} points outside the pack directory")
         if not path.exists():
@@ -256,19 +261,28 @@ class PersonaPack:
         path = self._path(relative, directory=True)
         for name in _SAE_FILES:
             self._path(f"{relative}/{name}")
+        try:
+            loads_strict(read_text(path / "cfg.json"))
+        except (InputError, ValueError) as error:
+            raise PackError(f"{path / 'cfg.json'}: not a valid SAE config ({error}); {_REBUILD_HINT}") from None
         # sae-lens imports wandb and costs seconds: import it only when a pack actually has an SAE.
         from sae_lens import SAE
 
         try:
             # float32 whatever the stored dtype: packs may ship fp16 weights to stay small, activations are fp32.
             sae = SAE.load_from_disk(path, device="cpu", dtype="float32")
-        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
-            raise PackError(f"{path}: not a loadable sae-lens SAE ({error}); {_REBUILD_HINT}") from error
+        except Exception as error:  # noqa: BLE001 — sae-lens reports a bad cfg.json as TypeError, KeyError, ...: each means an unusable pack
+            raise PackError(f"{path}: not a loadable sae-lens SAE ({type(error).__name__}: {error}); {_REBUILD_HINT}") from error
         if int(sae.cfg.d_in) != self.spec.d_model:
             raise PackError(f"{path}: SAE d_in={sae.cfg.d_in} but the pack's d_model={self.spec.d_model}; {_REBUILD_HINT}")
         for key, tensor in sae.state_dict().items():
             _check_weights(path, key, tensor)
         sae.eval()
+        # Finite weights can still give non-finite latents through a broken cfg.json (a NaN scaling, say): try it once.
+        with torch.no_grad():
+            latents = sae.encode(torch.randn(4, self.spec.d_model, generator=torch.Generator().manual_seed(0)))
+        if not bool(torch.isfinite(latents).all()):
+            raise PackError(f"{path}: the SAE gives NaN or infinite latents on test input (look at its cfg.json); {_REBUILD_HINT}")
         return sae
 
 

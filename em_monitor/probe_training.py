@@ -47,6 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from em_monitor.activations import chat_batches, pooled_activations, prompt_batches
 from em_monitor.capture import residuals_at
 from em_monitor.chat import Message, read_chat_jsonl
+from em_monitor.errors import InputError
 from em_monitor.jsonl import read_jsonl
 from em_monitor.packs import hook_point_for, save_directions, save_probe
 from em_monitor.pooling import POOLING_METHODS, check_pooling, pool
@@ -90,7 +91,7 @@ _NEGATIVE = {"aligned", "0", "false"}
 _SPLITS = ("train", "test")
 
 
-class LabelledDataError(ValueError):
+class LabelledDataError(InputError):
     """A labelled chat file is malformed or cannot be split; the message names file:line and the fix."""
 
 

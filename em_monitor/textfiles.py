@@ -89,14 +89,17 @@ def _expanded_size(node: yaml.Node, budget: int) -> int:
 
 def load_yaml(text: str, source: str) -> object:
     """Parse one YAML document safely and strictly; every problem is a :class:`TextFileError` naming ``source`` and the line."""
-    loader = _StrictSafeLoader(text)
+    loader: _StrictSafeLoader | None = None
     try:
+        loader = _StrictSafeLoader(text)  # the reader already refuses control characters here
         node = loader.get_single_node()
         if node is None:
             return None
         if _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
             raise TextFileError(f"{source}: the document expands to more than {MAX_YAML_NODES:,} values (aliases repeated); write it out plainly")
         return loader.construct_document(node)
+    except yaml.reader.ReaderError as error:
+        raise TextFileError(f"{source}: character {error.character:#06x} at offset {error.position} is not allowed in YAML; remove it") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -105,4 +108,5 @@ def load_yaml(text: str, source: str) -> object:
     except RecursionError:
         raise TextFileError(f"{source}: nested too deeply to be a config; flatten it") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

@@ -18,6 +18,7 @@ from em_monitor.callbacks import PersonaMonitor
 from em_monitor.callbacks.finetune import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError
+from em_monitor.events import EventLogError
 from em_monitor.levels import Level
 from em_monitor.packs import PackError
 from em_monitor.signals import DirectionSignal
@@ -231,7 +232,7 @@ def test_an_event_log_that_cannot_be_written_stops_fit_before_the_first_step_nam
     blocker.write_text("")
     monitor = PersonaMonitor(write_config(event_log=str(blocker / "events.jsonl")), tokenizer=tokenizer)
     fit = trainer(tmp_path, 4, [monitor])
-    with pytest.raises(OSError, match=r"event_log: cannot append to .*not-a-folder/events.jsonl.*writable file, or set it to null"):
+    with pytest.raises(EventLogError, match=r"event_log: cannot append to .*not-a-folder/events.jsonl.*writable file, or set it to null"):
         fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
     assert fit.global_step == 0 and monitor.server is None, "nothing trained, no endpoint left behind"
 

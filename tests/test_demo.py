@@ -24,7 +24,7 @@ def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsy
     assert {"baseline", "last", "drift"} <= set(summary["signals"]["toxic_persona"]["prompts"])
     assert (out / "signals.png").stat().st_size > 10_000
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    assert events[0]["event"] == "start" and any(e["event"] == "sample" for e in events)
+    assert [e["event"] for e in events[:2]] == ["header", "start"] and any(e["event"] == "sample" for e in events)
     assert summary["flag_check"]["flagged"] >= summary["flag_check"]["flagged_poisoned"] >= 0
     # Poisoned samples that passed through a scored training batch: what a flag could have caught.
     samples = scenario_samples("poisoned", count=12, share=DEFAULT_SHARE, seed=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -31,13 +32,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.audit import audit_samples, read_labels
+    from em_monitor.audit import audit_samples, read_labels, summary_path
     from em_monitor.chat import ChatFormatError, read_chat_jsonl
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.packs import PackError, load_pack
+    from em_monitor.paths import Output, check_outputs
+    from em_monitor.packs import PackError, load_pack, pack_directory
 
     try:
         pack = load_pack(args.pack)
+        out = Path(args.out)
+        check_outputs([Output("--out", out), Output("--out (summary)", summary_path(out))],
+                      [("--data", args.data), ("--pack", pack_directory(args.pack)), ("--model", args.model)])
         conversations = read_chat_jsonl(args.data)
         labels = read_labels(args.data)
         loaded = load_model(args.model)

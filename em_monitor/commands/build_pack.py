@@ -61,11 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.callbacks.finetune import finetune
     from em_monitor.chat import read_chat_jsonl
     from em_monitor.models import load_model
+    from em_monitor.paths import Output, check_outputs
     from em_monitor.pack_builder import build_pack
     from em_monitor.probe_training import read_labelled_chats
     from em_monitor.prompts import load_prompts
 
     started = time.perf_counter()
+    inputs = [("--model", args.model), ("--sae", args.sae), ("--labelled", _data_path(args.labelled)), ("--bad-data", _data_path(args.bad_data)),
+              ("--prompts", args.prompts)]
+    check_outputs([Output("--out", Path(args.out), directory=True)], inputs)
     loaded = load_model(args.model)
     layer = args.layer if args.layer is not None else loaded.model.config.num_hidden_layers // 2
     sae_dir = args.sae

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from em_monitor.sae_training import ARCHITECTURES, DEFAULT_SPARSITY, SaeTrainingConfig
 
@@ -43,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.models import ModelLoadError
     from em_monitor.sae_training import build_sae
 
+    from em_monitor.paths import Output, check_outputs
+
     try:
+        check_outputs([Output("--out", Path(args.out), directory=True)], [("--model", args.model), *(("--corpus", path) for path in args.corpus)])
         config = SaeTrainingConfig(
             architecture=args.architecture, expansion=args.expansion, l1=args.l1, l0_target=args.l0_target, k=args.k,
             tokens=args.tokens, minutes=args.minutes, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,

@@ -50,9 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
     from em_monitor.models import ModelLoadError
+    from em_monitor.paths import Output, check_outputs
+    from em_monitor.packs import pack_directory
 
     console = Console()
     out = Path(args.out)
+    outputs = [Output("--out", out / "thresholds.yaml"), Output("--out", out / "calibration.json")]
+    outputs += [Output("--run-controls", out / f"control-seed{seed}", directory=True) for seed in range(args.run_controls)]
+    inputs = [("--events", path) for path in args.events] + [("--check", path) for path in args.check] + [("--flag-data", path) for path in args.flag_data]
+    check_outputs(outputs, [*inputs, ("--pack", pack_directory(args.pack)), ("--model", args.model)])
     out.mkdir(parents=True, exist_ok=True)
     event_logs = [Path(path) for path in args.events] + _run_controls(args, out)
     if not event_logs:

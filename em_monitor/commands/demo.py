@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.config import parse_config
     from em_monitor.judges import make_judge
     from em_monitor.models import load_model
-    from em_monitor.packs import load_pack
+    from em_monitor.paths import Output, check_outputs
+    from em_monitor.packs import load_pack, pack_directory
     from em_monitor.prompts import write_prompts
     from em_monitor.report import write_report
     from em_monitor.scenarios import scenario_samples
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.steps = min(args.steps, 20)
     out = Path(args.out)
+    check_outputs([Output("--out", out, directory=True)], [("--model", args.model), ("--pack", pack_directory(args.pack))])
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.jsonl").unlink(missing_ok=True)
     started = time.perf_counter()

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 
 from em_monitor.diffing import RANK_METRICS
 
@@ -43,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.models import ModelLoadError, load_model
     from em_monitor.prompts import load_prompts
 
+    from em_monitor.paths import Output, check_outputs
+
     try:
+        inputs = [("--base", args.base), ("--finetuned", args.finetuned), ("--sae", args.sae), ("--prompts", args.prompts)]
+        check_outputs([Output("--out", Path(args.out), directory=True)], inputs + [("--texts", p) for p in args.texts] + [("--corpus", p) for p in args.corpus or []])
         sae = _load_sae(args.sae)
         layer = _layer(args.layer, sae)
         prompts = load_prompts(args.prompts) if args.prompts else []

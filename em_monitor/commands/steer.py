@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.causal_check import latent_directions
     from em_monitor.judges import make_judge
     from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.paths import Output, check_outputs
     from em_monitor.packs import PackError, load_pack
     from em_monitor.steering import steering_sweep
 
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         if args.record and not args.check:
             raise ValueError("--record only goes with --check (a sweep's table is not pack evidence)")
         pack = load_pack(args.pack)
+        # --record writes the pack's pack.yaml on purpose; the sweep's own files must not land in the pack.
+        check_outputs([Output("--out", Path(args.out), directory=True)], [("--pack", pack.root), ("--model", args.model)])
         directions = latent_directions(pack) if args.check else {args.signal: pack.steering_vector(args.signal)}
         signals = pack.build_signals()
         loaded = load_model(args.model)

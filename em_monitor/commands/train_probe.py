@@ -44,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.pooling import check_pooling
     from em_monitor.probe_training import VARIANTS, LabelledDataError, check_variants, read_labelled_chats, save_outputs, train_probes
 
+    from em_monitor.paths import Output, check_outputs
+
     started = time.perf_counter()
     try:
+        check_outputs([Output("--out", Path(args.out), directory=True)], [("--data", args.data), ("--model", args.model), ("--sae", args.sae)])
         requested = _list(args.variants) if args.variants else [name for name in VARIANTS if name != "sae" or args.sae]
         variants = check_variants(requested, have_sae=args.sae is not None)
         poolings = [check_pooling(method) for method in _list(args.pooling)]
