@@ -170,9 +170,10 @@ class PersonaMonitor(Callback):
         if trainer.is_global_zero:
             metrics = MonitorMetrics(settings.run, settings.sources, signals.kinds)
             events = EventLog(settings.event_log, settings.run) if settings.event_log else None
-            self._start_export(metrics)
         self.monitor = Monitor(settings, signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines(),
                                std_floors={key: STD_FLOOR_SHARE * spread for key, spread in pack.reference_spreads().items()})
+        if metrics is not None:
+            self._start_export(metrics)
         self.monitor.event("start", step=trainer.global_step, pack=str(pack.root), layer=self._layer, signals=signals.kinds, sources=list(settings.sources),
                            baseline_samples=settings.baseline_samples)
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:
@@ -185,7 +186,7 @@ class PersonaMonitor(Callback):
         if not self._due(trainer):
             return
         # Every source sees the model as it is before this step's update.
-        self._due_step = step = trainer.global_step
+        self._due_step = step = self.monitor.current_step = trainer.global_step
         checking = self._realignment_check_due
         if self._probe is not None and trainer.is_global_zero and (self.monitor.is_sampling_step(step) or checking):
             with self.monitor.guard("prompts"):
@@ -380,7 +381,7 @@ class PersonaMonitor(Callback):
         if settings.pushgateway:
             self.pusher = GatewayPusher(
                 metrics.registry, settings.pushgateway, job=settings.job, grouping_key={"run": self._settings.run},
-                timeout=settings.push_timeout, on_error=lambda: metrics.count_error("push"),
+                timeout=settings.push_timeout, on_error=lambda error: self.monitor.record_error("push", error),
             ).start()
             rank_zero_info(f"em-monitor: pushing metrics to {settings.pushgateway} (job {settings.job}, run {self._settings.run})")
 

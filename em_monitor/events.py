@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,8 @@ class EventLog:
         self.run = run
         #: Bytes of a half-written last line left by a killed run, dropped before appending (0 if none).
         self.torn_bytes = 0
+        # Writers on other threads (the Pushgateway's failures) must not interleave with the cut-back of a failed write.
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             regular = self.path.is_file()
@@ -142,10 +145,14 @@ class EventLog:
 
     def write(self, event: str, **fields: Any) -> None:
         """Append one event; on failure the file is left as it was and ``OSError`` is raised for the caller to count."""
-        if self._fd is None:
-            raise OSError(errno.EBADF, f"event log {self.path} is closed")
         record = {"time": round(time.time(), 3), "run": self.run, "event": event, **fields}
         data = (json.dumps(_json_safe(record), sort_keys=False) + "\n").encode("utf-8")
+        with self._lock:
+            self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        if self._fd is None:
+            raise OSError(errno.EBADF, f"event log {self.path} is closed")
         start = os.fstat(self._fd).st_size if self._regular else 0
         written = 0
         try:
@@ -160,9 +167,14 @@ class EventLog:
                 os.ftruncate(self._fd, start)
             raise
 
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
     def close(self) -> None:
         """Close the file; never raises (there is no buffer left to lose, and training must end cleanly)."""
-        fd, self._fd = self._fd, None
+        with self._lock:
+            fd, self._fd = self._fd, None
         if fd is None:
             return
         try:

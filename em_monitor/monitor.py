@@ -82,6 +82,8 @@ class Monitor:
         self._logged_stages: set[str] = set()
         #: Failures in a row per guarded stage (see :meth:`guard`).
         self._streaks: dict[str, int] = {}
+        #: The step being sampled (set by the adapter, and by each pass observed): error events carry it.
+        self.current_step: int | None = None
 
     # --- sampling cadence -------------------------------------------------------------
     def is_sampling_step(self, step: int) -> bool:
@@ -103,6 +105,7 @@ class Monitor:
     # --- the main entry point -----------------------------------------------------------
     def observe(self, step: int, source: str, scores: Mapping[str, torch.Tensor], seconds: float = 0.0) -> list[LevelChange]:
         """Fold one sampling pass (per-sample scores by signal) into the run's state."""
+        self.current_step = step
         self.passes[source] += 1
         summary: dict[str, dict[str, float]] = {}
         samples = max((int(per_sample.numel()) for per_sample in scores.values()), default=0)
@@ -222,9 +225,19 @@ class Monitor:
             yield
         except Exception as error:  # noqa: BLE001 — the monitor must never break the run it watches
             self._note_failure(stage, error)
-            self._event("error", stage=stage, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc(limit=3))
+            self.record_error(stage, error, count=False)
         else:
             self._note_success(stage)
+
+    def record_error(self, stage: str, error: BaseException, *, count: bool = True) -> None:
+        """Count a failure caught elsewhere (the Pushgateway's thread, say) and write it to the event log.
+
+        Safe from another thread: the metrics and the event log take their own locks.
+        """
+        if count and self.metrics:
+            self.metrics.count_error(stage)
+        trace = "".join(traceback.format_exception(error, limit=3))
+        self._event("error", step=self.current_step, stage=stage, error=f"{type(error).__name__}: {error}", trace=trace)
 
     def _note_failure(self, stage: str, error: Exception) -> None:
         """Count a failure; log it with its traceback if it starts a streak, at debug level otherwise."""
@@ -301,7 +314,7 @@ class Monitor:
         return changes
 
     def _event(self, kind: str, **fields: object) -> None:
-        if self.events is None:
+        if self.events is None or self.events.closed:  # closed: the run has ended (a checkpoint saved after fit, say)
             return
         try:
             self.events.write(kind, **fields)

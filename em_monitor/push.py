@@ -39,7 +39,8 @@ class GatewayPusher:
         job: the ``job`` label of the group.
         grouping_key: the other labels of the group (here ``{"run": ...}``).
         timeout: seconds one push may take before it counts as failed.
-        on_error: called once per failed push (the monitor counts ``errors_total{stage="push"}``).
+        on_error: called with the exception of each failed push, on the pusher's thread (the monitor
+            counts it in ``errors_total{stage="push"}`` and writes it to the event log).
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class GatewayPusher:
         job: str,
         grouping_key: Mapping[str, str],
         timeout: float = 2.0,
-        on_error: Callable[[], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.registry = registry
         self.gateway = gateway
@@ -112,7 +113,7 @@ class GatewayPusher:
         except Exception as error:  # noqa: BLE001 — a gateway problem must never reach training
             self.failures += 1
             if self.on_error is not None:
-                self.on_error()
+                self.on_error(error)
             if not self._failing:
                 self._failing = True
                 log.warning(

@@ -177,7 +177,7 @@ def test_requests_never_block_and_coalesce(hanging_server):
     registry = CollectorRegistry()
     Gauge("em_monitor_training_step", "step", registry=registry).set(1)
     failures: list[int] = []
-    pusher = GatewayPusher(registry, hanging_server, job="em_test", grouping_key={"run": "r"}, timeout=0.5, on_error=lambda: failures.append(1)).start()
+    pusher = GatewayPusher(registry, hanging_server, job="em_test", grouping_key={"run": "r"}, timeout=0.5, on_error=lambda error: failures.append(error)).start()
     started = time.perf_counter()
     for _ in range(200):
         pusher.request()
