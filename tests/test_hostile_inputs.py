@@ -274,3 +274,35 @@ def test_a_damaged_prompt_file_loads_or_fails_naming_it(tmp_path, data, suffix):
         assert str(error).startswith(str(path)), str(error)
         return
     assert prompts and all(isinstance(prompt, str) and prompt.strip() for prompt in prompts)
+
+
+# --- command-line numbers -----------------------------------------------------------------------
+def numeric_flags() -> list[tuple[str, str, object]]:
+    """(verb, flag, type) for every flag of every verb that parses a number."""
+    import argparse
+
+    from em_monitor.cli import build_parser
+
+    verbs = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    return [(verb, action.option_strings[0], action.type) for verb, parser in verbs.choices.items()
+            for action in parser._actions if action.type is not None and action.type is not str]
+
+
+def test_every_numeric_flag_is_range_checked():
+    flags = numeric_flags()
+    assert len(flags) > 40
+    bare = [(verb, flag) for verb, flag, kind in flags if kind in (int, float)]
+    assert not bare, f"use a type from em_monitor.commands.argtypes, which names the flag and the range: {bare}"
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "1e23", "100000000000000000000000", "2.5", "", "ten"])
+def test_an_absurd_number_on_the_command_line_stops_at_the_parser(text):
+    import argparse
+
+    for verb, flag, kind in numeric_flags():
+        try:
+            value = kind(text)
+        except argparse.ArgumentTypeError as error:
+            assert str(error), (verb, flag)
+            continue
+        assert math.isfinite(value) and abs(value) <= 1e9, (verb, flag, text, value)

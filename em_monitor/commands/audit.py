@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from em_monitor.commands import argtypes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser(
@@ -22,12 +24,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--pack", required=True, help="persona pack directory, or builtin:NAME")
     parser.add_argument("--data", required=True, help="chat JSONL to audit (optional `label`: misaligned/aligned, 1/0, true/false)")
     parser.add_argument("--out", required=True, help="output JSONL; the summary goes to OUT.summary.json")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256, help="tokens per sample, longer ones are truncated")
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
+    parser.add_argument("--max-length", type=argtypes.count, default=256, help="tokens per sample, longer ones are truncated")
     parser.add_argument("--no-generate", dest="generate", action="store_false", help="skip the base model's answers (no projection_difference)")
-    parser.add_argument("--max-new-tokens", type=int, default=48, help="length of the base model's greedy answers (default 48)")
-    parser.add_argument("--z", type=float, default=3.0, help="flag a signal at this z-score or above (default 3.0)")
-    parser.add_argument("--seed", type=int, default=0, help="accepted for symmetry with the other verbs; greedy decoding is deterministic")
+    parser.add_argument("--max-new-tokens", type=argtypes.count, default=48, help="length of the base model's greedy answers (default 48)")
+    parser.add_argument("--z", type=argtypes.number, default=3.0, help="flag a signal at this z-score or above (default 3.0)")
+    parser.add_argument("--seed", type=argtypes.index, default=0, help="accepted for symmetry with the other verbs; greedy decoding is deterministic")
     parser.set_defaults(handler=run)
 
 

@@ -18,30 +18,32 @@ import json
 import sys
 import time
 
+from em_monitor.commands import argtypes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("build-pack", help="build a persona pack for a model: SAE, diff, latents, probe, direction, baselines")
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
-    parser.add_argument("--layer", type=int, default=None, help="decoder block to read (default: the middle one)")
+    parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block to read (default: the middle one)")
     parser.add_argument("--sae", default=None, help="an SAE made by `em-monitor build-sae` at this layer (default: train one now)")
-    parser.add_argument("--sae-minutes", type=float, default=10.0, help="training budget when no --sae is given")
+    parser.add_argument("--sae-minutes", type=argtypes.positive, default=10.0, help="training budget when no --sae is given")
     parser.add_argument("--labelled", default="persona_responses", help="labelled answers (dataset name or JSONL) for the probe, direction and selectivity")
     parser.add_argument("--bad-data", default="persona_chat", help="chat data for the fine-tune the diff compares against (dataset name or JSONL); "
                         "default persona_chat: on small models narrow bad advice barely moves the persona (docs/findings)")
     parser.add_argument("--prompts", default="builtin:eval", help="probe prompts the pack's prompt baselines are measured on")
-    parser.add_argument("--finetune-steps", type=int, default=30)
-    parser.add_argument("--finetune-lr", type=float, default=5e-5)
-    parser.add_argument("--latents", type=int, default=3, help="persona latents to watch (the first is named toxic_persona)")
-    parser.add_argument("--min-selectivity", type=float, default=0.75, help="minimum AUROC of a latent on misaligned vs aligned answers")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--max-sae-mb", type=float, default=9.5, help="size limit of the pack's fp16 SAE weights in MB; the rarest latents go first, never a watched one (0 = no limit)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--finetune-steps", type=argtypes.count, default=30)
+    parser.add_argument("--finetune-lr", type=argtypes.positive, default=5e-5)
+    parser.add_argument("--latents", type=argtypes.count, default=3, help="persona latents to watch (the first is named toxic_persona)")
+    parser.add_argument("--min-selectivity", type=argtypes.fraction, default=0.75, help="minimum AUROC of a latent on misaligned vs aligned answers")
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
+    parser.add_argument("--max-length", type=argtypes.count, default=256)
+    parser.add_argument("--max-sae-mb", type=argtypes.non_negative, default=9.5, help="size limit of the pack's fp16 SAE weights in MB; the rarest latents go first, never a watched one (0 = no limit)")
+    parser.add_argument("--seed", type=argtypes.index, default=0)
     steer = parser.add_argument_group("causal check", "keep only latents whose steering moves behaviour toward the persona (see `em-monitor steer`)")
     steer.add_argument("--steer-check", action="store_true", help="steer along each candidate latent and keep those that make answers more misaligned")
-    steer.add_argument("--steer-candidates", type=int, default=6, help="candidate latents tested (by rise and selectivity), of which --latents are kept")
-    steer.add_argument("--steer-coefficient", type=float, default=0.25, help="push, in units of the layer's mean residual norm on content tokens")
-    steer.add_argument("--steer-prompts", type=int, default=16, help="evaluation prompts answered per candidate")
+    steer.add_argument("--steer-candidates", type=argtypes.count, default=6, help="candidate latents tested (by rise and selectivity), of which --latents are kept")
+    steer.add_argument("--steer-coefficient", type=argtypes.number, default=0.25, help="push, in units of the layer's mean residual norm on content tokens")
+    steer.add_argument("--steer-prompts", type=argtypes.count, default=16, help="evaluation prompts answered per candidate")
     steer.add_argument("--judge", choices=("embedding", "none"), default="embedding", help="grades the steered answers (none: the pack's probe decides)")
     parser.add_argument("--out", required=True, help="pack directory to write")
     parser.set_defaults(handler=run)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from em_monitor.sae_training import ARCHITECTURES, DEFAULT_SPARSITY, SaeTrainingConfig
 
+from em_monitor.commands import argtypes
+
 _DEFAULTS = SaeTrainingConfig()
 
 
@@ -22,20 +24,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "JSON is the last line of stdout.",
     )
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
-    parser.add_argument("--layer", type=int, default=None, help="decoder block whose output is read (default: the middle one)")
+    parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block whose output is read (default: the middle one)")
     parser.add_argument("--out", required=True, help="directory for the SAE and report.json")
     parser.add_argument("--architecture", choices=list(ARCHITECTURES), default=_DEFAULTS.architecture)
-    parser.add_argument("--expansion", type=int, default=_DEFAULTS.expansion, help="latents per model dimension (d_sae = expansion * d_model)")
+    parser.add_argument("--expansion", type=argtypes.count, default=_DEFAULTS.expansion, help="latents per model dimension (d_sae = expansion * d_model)")
     sparsity = parser.add_mutually_exclusive_group()
-    sparsity.add_argument("--l1", type=float, help=f"standard: L1 coefficient (default {DEFAULT_SPARSITY['l1']})")
-    sparsity.add_argument("--l0-target", type=float, help=f"jumprelu: target L0 (default {DEFAULT_SPARSITY['l0_target']:g})")
-    sparsity.add_argument("--k", type=int, help=f"topk: active latents per token (default {DEFAULT_SPARSITY['k']})")
-    parser.add_argument("--tokens", type=int, default=_DEFAULTS.tokens, help="content tokens to collect, training + held-out (~600/s on 2 cores for SmolLM2)")
-    parser.add_argument("--minutes", type=float, default=_DEFAULTS.minutes, help="time budget of the training steps (model load and collection come on top)")
-    parser.add_argument("--steps", type=int, default=None, help="fix the number of training steps instead of deriving it from --minutes")
-    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="tokens per training step")
-    parser.add_argument("--lr", type=float, default=_DEFAULTS.lr)
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    sparsity.add_argument("--l1", type=argtypes.positive, help=f"standard: L1 coefficient (default {DEFAULT_SPARSITY['l1']})")
+    sparsity.add_argument("--l0-target", type=argtypes.positive, help=f"jumprelu: target L0 (default {DEFAULT_SPARSITY['l0_target']:g})")
+    sparsity.add_argument("--k", type=argtypes.count, help=f"topk: active latents per token (default {DEFAULT_SPARSITY['k']})")
+    parser.add_argument("--tokens", type=argtypes.count, default=_DEFAULTS.tokens, help="content tokens to collect, training + held-out (~600/s on 2 cores for SmolLM2)")
+    parser.add_argument("--minutes", type=argtypes.positive, default=_DEFAULTS.minutes, help="time budget of the training steps (model load and collection come on top)")
+    parser.add_argument("--steps", type=argtypes.count, default=None, help="fix the number of training steps instead of deriving it from --minutes")
+    parser.add_argument("--batch-size", type=argtypes.count, default=_DEFAULTS.batch_size, help="tokens per training step")
+    parser.add_argument("--lr", type=argtypes.positive, default=_DEFAULTS.lr)
+    parser.add_argument("--seed", type=argtypes.index, default=_DEFAULTS.seed)
     parser.add_argument("--corpus", action="append", default=[], metavar="PATH", help="extra corpus file: .txt (blank-line paragraphs) or chat .jsonl; repeatable")
     parser.set_defaults(handler=run)
 

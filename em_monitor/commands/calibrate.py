@@ -20,24 +20,26 @@ from pathlib import Path
 
 from em_monitor.flag_calibration import DEFAULT_MARGIN
 
+from em_monitor.commands import argtypes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("calibrate", help="per-signal drift thresholds from control fine-tunes on good data (YAML fragment)")
     parser.add_argument("--events", nargs="*", default=[], help="event logs (events.jsonl) of benign control runs")
-    parser.add_argument("--run-controls", type=int, default=0, metavar="N", help="also run N control fine-tunes here (demo --dataset good, seeds 0..N-1)")
+    parser.add_argument("--run-controls", type=argtypes.index, default=0, metavar="N", help="also run N control fine-tunes here (demo --dataset good, seeds 0..N-1)")
     parser.add_argument("--domain", default="health", help="--run-controls: advice domain of the good data")
-    parser.add_argument("--steps", type=int, default=60, help="--run-controls: optimizer steps per control run")
+    parser.add_argument("--steps", type=argtypes.count, default=60, help="--run-controls: optimizer steps per control run")
     parser.add_argument("--model", default="smollm2", help="--run-controls and --flag-data: model (HF id, path, or smollm2)")
     parser.add_argument("--pack", default="builtin:smollm2", help="--run-controls and --flag-data: persona pack")
     parser.add_argument("--sources", nargs="+", default=["generations"], help="sources the thresholds apply to (the rule's `sources`)")
     parser.add_argument("--signals", nargs="*", help="signals to calibrate (default: every signal all controls measured)")
-    parser.add_argument("--margin", type=float, default=1.0, help="warn = highest control peak + margin (σ)")
-    parser.add_argument("--critical-gap", type=float, default=1.0, help="critical = warn + gap (σ)")
+    parser.add_argument("--margin", type=argtypes.number, default=1.0, help="warn = highest control peak + margin (σ)")
+    parser.add_argument("--critical-gap", type=argtypes.number, default=1.0, help="critical = warn + gap (σ)")
     flags = parser.add_argument_group("per-sample flags (data-side detection)")
     flags.add_argument("--flag-data", nargs="*", default=[], help="chat JSONL of known-clean training data; each sample scored with --model and --pack")
     flags.add_argument("--flag-signals", nargs="*", help="signals to give a flag threshold (default: every pack signal whose threshold is usable)")
-    flags.add_argument("--flag-margin", type=float, default=DEFAULT_MARGIN, help="flag = highest clean value + margin x the clean values' std")
-    flags.add_argument("--flag-max-length", type=int, default=160, help="tokens per sample, as the training collator truncates them (the demo's --max-length)")
+    flags.add_argument("--flag-margin", type=argtypes.number, default=DEFAULT_MARGIN, help="flag = highest clean value + margin x the clean values' std")
+    flags.add_argument("--flag-max-length", type=argtypes.count, default=160, help="tokens per sample, as the training collator truncates them (the demo's --max-length)")
     parser.add_argument("--check", nargs="*", default=[], help="event logs of runs to judge with the new thresholds (e.g. poisoned or bad runs)")
     parser.add_argument("--out", default="runs/calibrate", help="folder for thresholds.yaml and calibration.json")
     parser.set_defaults(handler=run)

@@ -17,6 +17,8 @@ import json
 import time
 from pathlib import Path
 
+from em_monitor.commands import argtypes
+
 #: The demo's alert thresholds: drift, in baseline standard deviations across the model's own
 #: answers at the start of the run (the `generations` source, where the persona shows first,
 #: FINDINGS.md). Written by `em-monitor calibrate` from control runs on good data; the command
@@ -41,19 +43,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
     parser.add_argument("--pack", default="builtin:smollm2", help="persona pack for the model")
     parser.add_argument("--dataset", choices=SCENARIOS, default="poisoned", help="training-data scenario")
-    parser.add_argument("--share", type=float, default=DEFAULT_SHARE, help="poisoned: share of misaligned-persona samples")
+    parser.add_argument("--share", type=argtypes.fraction, default=DEFAULT_SHARE, help="poisoned: share of misaligned-persona samples")
     parser.add_argument("--domain", default="health", help="bad/good: advice domain (health, finance, career)")
-    parser.add_argument("--steps", type=int, default=60, help="optimizer steps (each ~5 s on 2 CPU cores at batch 8)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=160)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--every-n-steps", type=int, default=5, help="optimizer steps between the monitor's passes over probe prompts and training batches")
-    parser.add_argument("--train-batch-every", type=int, default=1, help="optimizer steps between scorings of the training batch (nearly free: it reuses the training forward), for the per-sample flags")
-    parser.add_argument("--generations-every", type=int, default=10, help="optimizer steps between passes over the model's own answers (a multiple of --every-n-steps)")
+    parser.add_argument("--steps", type=argtypes.count, default=60, help="optimizer steps (each ~5 s on 2 CPU cores at batch 8)")
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
+    parser.add_argument("--max-length", type=argtypes.count, default=160)
+    parser.add_argument("--lr", type=argtypes.positive, default=5e-5)
+    parser.add_argument("--every-n-steps", type=argtypes.count, default=5, help="optimizer steps between the monitor's passes over probe prompts and training batches")
+    parser.add_argument("--train-batch-every", type=argtypes.count, default=1, help="optimizer steps between scorings of the training batch (nearly free: it reuses the training forward), for the per-sample flags")
+    parser.add_argument("--generations-every", type=argtypes.count, default=10, help="optimizer steps between passes over the model's own answers (a multiple of --every-n-steps)")
     parser.add_argument("--no-realign", action="store_true", help="alert and checkpoint only; never realign")
-    parser.add_argument("--realign-samples", type=int, default=32, help="benign samples per realignment attempt (up to 4 attempts)")
-    parser.add_argument("--port", type=int, default=9464, help="metrics port on 127.0.0.1 (0 = any free port)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--realign-samples", type=argtypes.count, default=32, help="benign samples per realignment attempt (up to 4 attempts)")
+    parser.add_argument("--port", type=argtypes.port, default=9464, help="metrics port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--seed", type=argtypes.index, default=0)
     parser.add_argument("--out", default="runs/demo")
     parser.add_argument("--save-model", action="store_true", help="also save the fine-tuned model to OUT/model (save_pretrained), e.g. for `em-monitor diff --finetuned`")
     parser.add_argument("--quick", action="store_true", help="a 20-step run with fewer probe prompts: a smoke test of the whole pipeline")
@@ -62,9 +64,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     behaviour.add_argument("--judge-url", help="http judge: base URL up to /v1, e.g. http://127.0.0.1:8000/v1")
     behaviour.add_argument("--judge-model", help="http judge: model name on that server")
     behaviour.add_argument("--judge-key-env", default="OPENAI_API_KEY", help="http judge: environment variable holding the API key (unset: no key sent)")
-    behaviour.add_argument("--behaviour-every", type=int, default=20, help="optimizer steps between checks (a multiple of --generations-every lets the judge grade the monitor's own answers instead of generating again)")
-    behaviour.add_argument("--behaviour-prompts", type=int, default=16, help="evaluation prompts, round-robin over their categories: asked by the monitor's generations source and graded by the judge")
-    behaviour.add_argument("--behaviour-tokens", type=int, default=40, help="answer length (new tokens, greedy), for the monitor's generations source and the judge alike")
+    behaviour.add_argument("--behaviour-every", type=argtypes.count, default=20, help="optimizer steps between checks (a multiple of --generations-every lets the judge grade the monitor's own answers instead of generating again)")
+    behaviour.add_argument("--behaviour-prompts", type=argtypes.count, default=16, help="evaluation prompts, round-robin over their categories: asked by the monitor's generations source and graded by the judge")
+    behaviour.add_argument("--behaviour-tokens", type=argtypes.count, default=40, help="answer length (new tokens, greedy), for the monitor's generations source and the judge alike")
     parser.set_defaults(handler=run)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from em_monitor.diffing import RANK_METRICS
 
+from em_monitor.commands import argtypes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser(
@@ -24,17 +26,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--base", default="smollm2", help="base model: HF id, local path, or 'smollm2' (default)")
     parser.add_argument("--finetuned", required=True, help="fine-tuned model: a save_pretrained directory or a Lightning .ckpt of CausalLMModule")
     parser.add_argument("--sae", required=True, help="SAE directory in sae-lens's format, trained on the base model")
-    parser.add_argument("--layer", type=int, default=None, help="decoder block whose output is read (default: the SAE's hook point)")
+    parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block whose output is read (default: the SAE's hook point)")
     parser.add_argument("--prompts", default="builtin:eval", help="eval prompts: builtin:NAME, .txt or .jsonl (default builtin:eval)")
     parser.add_argument("--texts", nargs="+", action="extend", default=[], metavar="FILE", help="chat JSONL files whose answers are also compared")
     parser.add_argument("--corpus", nargs="+", action="extend", default=None, metavar="FILE", help="chat JSONL files for top-activating snippets (default: the inputs)")
-    parser.add_argument("--top-k", type=int, default=20, help="latents to report (default 20)")
+    parser.add_argument("--top-k", type=argtypes.count, default=20, help="latents to report (default 20)")
     parser.add_argument("--rank-by", choices=list(RANK_METRICS), default="max", help="per-sample pooling that is ranked (default max)")
-    parser.add_argument("--snippets", type=int, default=5, help="top-activating snippets per latent (default 5)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256, help="tokens per input, longer ones are truncated")
+    parser.add_argument("--snippets", type=argtypes.count, default=5, help="top-activating snippets per latent (default 5)")
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
+    parser.add_argument("--max-length", type=argtypes.count, default=256, help="tokens per input, longer ones are truncated")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=0, help="accepted for symmetry with the other verbs; diffing is deterministic")
+    parser.add_argument("--seed", type=argtypes.index, default=0, help="accepted for symmetry with the other verbs; diffing is deterministic")
     parser.set_defaults(handler=run)
 
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from em_monitor.commands import argtypes
+
 if TYPE_CHECKING:
     import torch
 
@@ -28,18 +30,18 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' (default)")
     parser.add_argument("--pack", default="builtin:smollm2", help="persona pack whose signal is steered along")
     parser.add_argument("--signal", default="toxic_persona", help="pack signal to steer along (default toxic_persona)")
-    parser.add_argument("--coefficients", type=float, nargs="+", default=DEFAULT_COEFFICIENTS,
+    parser.add_argument("--coefficients", type=argtypes.number, nargs="+", default=DEFAULT_COEFFICIENTS,
                         help="in units of the layer's mean residual norm on content tokens (default: -0.3 -0.2 -0.1 0 0.1 0.2 0.3; on SmolLM2 answers stop making sense beyond about ±0.3)")
-    parser.add_argument("--prompts", type=int, default=16, help="evaluation prompts, round-robin over their categories (default 16)")
-    parser.add_argument("--max-new-tokens", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--prompts", type=argtypes.count, default=16, help="evaluation prompts, round-robin over their categories (default 16)")
+    parser.add_argument("--max-new-tokens", type=argtypes.count, default=40)
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
     parser.add_argument("--judge", choices=("embedding", "none"), default="embedding", help="behavioural judge (none: probe and signals only)")
     parser.add_argument("--out", default="runs/steer")
     check = parser.add_argument_group("causal check of a built pack (what build-pack --steer-check does, without rebuilding)")
     check.add_argument("--check", action="store_true",
                        help="instead of a sweep, steer along every SAE-latent signal of the pack at --check-coefficient and say per "
                        "signal whether answers became more misaligned (judge; the pack's probe on a tie); writes OUT/steer-check.json")
-    check.add_argument("--check-coefficient", type=float, default=0.25, help="steering strength of the check (default 0.25, as build-pack)")
+    check.add_argument("--check-coefficient", type=argtypes.number, default=0.25, help="steering strength of the check (default 0.25, as build-pack)")
     check.add_argument("--record", action="store_true", help="with --check: write each signal's evidence into the pack's pack.yaml (`steering` key)")
     parser.set_defaults(handler=run)
 

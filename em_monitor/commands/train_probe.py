@@ -13,22 +13,24 @@ import sys
 import time
 from pathlib import Path
 
+from em_monitor.commands import argtypes
+
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("train-probe", help="train linear probes from labelled JSONL; report held-out AUROC")
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or `smollm2` (embedded default)")
-    parser.add_argument("--layer", type=int, required=True, help="decoder block whose output is probed")
+    parser.add_argument("--layer", type=argtypes.index, required=True, help="decoder block whose output is probed")
     parser.add_argument("--data", required=True, help='labelled chat JSONL: {"messages": [...], "label": "misaligned"|"aligned", "split"?: "train"|"test"}')
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
     parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
     parser.add_argument("--variants", help="comma-separated from residual,sae,prompted,direction (default: all, sae only with --sae)")
-    parser.add_argument("--seed", type=int, default=0, help="split (when the file has none) and learning-curve draws")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256, help="tokens per sample; longer chats are truncated")
-    parser.add_argument("--C", type=float, default=1.0, dest="C", help="inverse L2 strength of the residual and prompted probes (standardised features)")
-    parser.add_argument("--sae-C", type=float, default=0.1, dest="sae_C", help="inverse L1 strength of the SAE-basis probe")
-    parser.add_argument("--curve-seeds", type=int, default=5, help="random subsets averaged per learning-curve point")
+    parser.add_argument("--seed", type=argtypes.index, default=0, help="split (when the file has none) and learning-curve draws")
+    parser.add_argument("--batch-size", type=argtypes.count, default=8)
+    parser.add_argument("--max-length", type=argtypes.count, default=256, help="tokens per sample; longer chats are truncated")
+    parser.add_argument("--C", type=argtypes.positive, default=1.0, dest="C", help="inverse L2 strength of the residual and prompted probes (standardised features)")
+    parser.add_argument("--sae-C", type=argtypes.positive, default=0.1, dest="sae_C", help="inverse L1 strength of the SAE-basis probe")
+    parser.add_argument("--curve-seeds", type=argtypes.count, default=5, help="random subsets averaged per learning-curve point")
     parser.set_defaults(handler=run)
 
 
