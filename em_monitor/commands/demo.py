@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.config import parse_config
     from em_monitor.judges import make_judge
     from em_monitor.models import load_model
+    from em_monitor.events import check_event_log
     from em_monitor.paths import Output, check_outputs
     from em_monitor.packs import load_pack, pack_directory
     from em_monitor.prompts import write_prompts
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         args.steps = min(args.steps, 20)
     out = Path(args.out)
     check_outputs([Output("--out", out, directory=True)], [("--model", args.model), ("--pack", pack_directory(args.pack))])
+    check_event_log(out / "events.jsonl")  # the demo starts a fresh log, but deletes only one em-monitor wrote
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.jsonl").unlink(missing_ok=True)
     started = time.perf_counter()
