@@ -10,8 +10,8 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
-def run_quick(name: str) -> dict:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick"], capture_output=True, text=True, timeout=600, check=False)
+def run_quick(name: str, *extra: str, timeout: float = 600) -> dict:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick", *extra], capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -90,3 +90,25 @@ def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, m
     assert torch.allclose(loaded.token_mean(), saved.token_mean())
     assert OwnAnswers.load(path, {**setting, "steps": 30}) is None
     assert OwnAnswers.load(tmp_path / "missing.safetensors", setting) is None
+
+
+def test_scale_quick_measures_every_part_on_the_tiny_model_and_the_projection():
+    # --move-signals takes the path a GPU run takes today (the pack's SAE loads on the CPU and
+    # must be moved to the model's device), here on the CPU, in the measurements and in PersonaMonitor.
+    report = run_quick("scale.py", "--move-signals", timeout=300)
+    assert report["benchmark"] == "scale" and report["device"] == "cpu" and report["dtype"] == "bfloat16"
+    assert {"device_name", "torch", "transformers", "lightning", "settings", "tokenizer"} <= set(report)
+    tiny = report["models"]["tiny"]
+    assert "error" not in tiny and tiny["signals_moved_to_device"] is True and tiny["signals_as_built_error"] is None
+    for key in ("step_seconds", "train_batch_scoring_seconds", "train_step_with_capture_seconds", "prompt_pass_seconds",
+                "steady_state_overhead_ratio_from_parts", "default_cadence_overhead_ratio", "within_fit_overhead_ratio"):
+        assert tiny[key] > 0, key
+    assert tiny["capture_missing"] == 0 and tiny["monitor_errors"] == 0
+    assert tiny["prompts"] == 52 and tiny["shared_prefix_tokens"] > 0  # the Llama 3 system header, run once per pass
+    # The monitored fit sampled the prompts and the training batch in the compared window, through PersonaMonitor.
+    monitored = tiny["fits"]["runs"]["default"][0]
+    assert monitored["sampled_steps_in_window"] == [4] and monitored["prompts_passes"] > 0 and monitored["train_batch_passes"] > 0
+    [projection] = report["projection"]
+    assert projection["device"] == "cpu" and [(row["d_sae"], row["k"]) for row in projection["rows"]] == [(4096, 1), (4096, 8)]
+    assert all(row["fast_seconds"] > 0 and row["sae_lens_seconds"] > 0 for row in projection["rows"])
+    assert projection["max_abs_difference"] < 1e-4

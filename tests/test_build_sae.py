@@ -149,6 +149,8 @@ def test_cli_builds_an_sae_from_a_saved_model(tmp_path, capsys, tokenizer):
 
 
 def test_cli_reports_a_bad_option_without_a_traceback(tmp_path, capsys):
-    code = main(["build-sae", "--model", "smollm2", "--out", str(tmp_path), "--architecture", "topk", "--steps", "-1"])
-    assert code == 1
-    assert "steps must be >= 0" in capsys.readouterr().err
+    # The parser refuses it, naming the flag, before anything loads (argparse exits 2 on a bad option).
+    with pytest.raises(SystemExit) as stopped:
+        main(["build-sae", "--model", "smollm2", "--out", str(tmp_path), "--architecture", "topk", "--steps", "-1"])
+    assert stopped.value.code == 2
+    assert "argument --steps: must be between 0 and" in capsys.readouterr().err

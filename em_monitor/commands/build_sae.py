@@ -34,7 +34,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     sparsity.add_argument("--k", type=argtypes.count, help=f"topk: active latents per token (default {DEFAULT_SPARSITY['k']})")
     parser.add_argument("--tokens", type=argtypes.count, default=_DEFAULTS.tokens, help="content tokens to collect, training + held-out (~600/s on 2 cores for SmolLM2)")
     parser.add_argument("--minutes", type=argtypes.positive, default=_DEFAULTS.minutes, help="time budget of the training steps (model load and collection come on top)")
-    parser.add_argument("--steps", type=argtypes.count, default=None, help="fix the number of training steps instead of deriving it from --minutes")
+    parser.add_argument("--steps", type=argtypes.index, default=None, help="fix the number of training steps instead of deriving it from --minutes")
     parser.add_argument("--batch-size", type=argtypes.count, default=_DEFAULTS.batch_size, help="tokens per training step")
     parser.add_argument("--lr", type=argtypes.positive, default=_DEFAULTS.lr)
     parser.add_argument("--seed", type=argtypes.index, default=_DEFAULTS.seed)
