@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/projection.py            # d_sae 4k/16k/64k, k 1/8/64, standard + JumpReLU
     python benchmarks/projection.py --quick    # d_sae 4k, k 1/8: a smoke run
+    python benchmarks/projection.py --device cuda --d-model 4096 --d-sae 65536   # on a GPU
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--k", type=int, nargs="+", default=[1, 8, 64], help="watched latents")
     parser.add_argument("--architectures", nargs="+", default=["standard", "jumprelu"], choices=["standard", "jumprelu"])
     parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds of timed runs per measurement")
+    parser.add_argument("--device", default="cpu", help="where the SAE, the activations and the bandwidth probe live (`cpu`, `cuda`, `cuda:1`)")
     parser.add_argument("--quick", action="store_true", help="d_sae 4k, k 1 and 8, standard only, short timings")
     args = parser.parse_args(argv)
     if args.quick:
@@ -49,19 +51,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def read_bandwidth(min_run_time: float) -> float:
-    """Bytes per second this machine reads from memory: a sum over a 256 MiB tensor, far larger than any cache."""
-    big = torch.ones(64 * 1024 * 1024)
+def read_bandwidth(min_run_time: float, device: str = "cpu") -> float:
+    """Bytes per second this device reads from its memory: a sum over a 256 MiB tensor, far larger than any cache."""
+    big = torch.ones(64 * 1024 * 1024, device=device)
     seconds = benchmark.Timer("big.sum()", globals={"big": big}).blocked_autorange(min_run_time=min_run_time).median
     return big.numel() * FLOAT_BYTES / seconds
 
 
-def random_sae(architecture: str, d_model: int, d_sae: int):
-    """A sae-lens SAE with random weights (timing does not depend on what they mean)."""
+def random_sae(architecture: str, d_model: int, d_sae: int, device: str = "cpu"):
+    """A sae-lens SAE with random weights (timing does not depend on what they mean), on ``device``."""
     from sae_lens.registry import get_sae_class
 
     sae_class, config_class = get_sae_class(architecture)
-    sae = sae_class(config_class(d_in=d_model, d_sae=d_sae))
+    sae = sae_class(config_class(d_in=d_model, d_sae=d_sae, device=str(device)))
     with torch.no_grad():
         for parameter in sae.parameters():
             parameter.normal_(0, 0.1)
@@ -77,7 +79,7 @@ def measure(sae, architecture: str, k: int, activations: torch.Tensor, bandwidth
     from em_monitor.signals import SaeLatentSignal
 
     d_model, d_sae = int(sae.cfg.d_in), int(sae.cfg.d_sae)
-    ids = torch.randperm(d_sae, generator=torch.Generator().manual_seed(k))[:k]
+    ids = torch.randperm(d_sae, generator=torch.Generator().manual_seed(k))[:k].to(activations.device)
     signal = SaeLatentSignal(sae, {f"latent_{int(index)}": int(index) for index in ids})
     assert signal.sliced, f"{architecture} SAEs take the watched-latents path"
     scope = {"signal": signal, "sae": sae, "x": activations, "ids": ids}
@@ -108,12 +110,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.manual_seed(0)
-    bandwidth = read_bandwidth(args.min_run_time)
-    activations = torch.randn(args.tokens, args.d_model)
+    bandwidth = read_bandwidth(args.min_run_time, args.device)
+    activations = torch.randn(args.tokens, args.d_model, device=args.device)
     rows = []
     for architecture in args.architectures:
         for d_sae in args.d_sae:
-            sae = random_sae(architecture, args.d_model, d_sae)
+            sae = random_sae(architecture, args.d_model, d_sae, args.device)
             for k in args.k:
                 row = measure(sae, architecture, k, activations, bandwidth, args.min_run_time)
                 print(f"{architecture:9s} d_sae {d_sae:6d} k {k:3d}: fast {row['fast_seconds'] * 1e3:8.3f} ms, "
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
         "tokens": args.tokens,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
+        "device": str(activations.device),
+        "device_name": torch.cuda.get_device_name(activations.device) if activations.device.type == "cuda" else platform.processor() or platform.machine(),
         "read_bandwidth_gb_s": round(bandwidth / 1e9, 2),
         "rows": rows,
         "min_speedup_k_le_8_d_sae_16k": min(at_16k) if at_16k else None,
