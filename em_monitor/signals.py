@@ -120,10 +120,28 @@ class SaeLatentSignal(Signal):
                 self.threshold = None if threshold is None else threshold[self.latent_ids].detach().clone()
             else:
                 log.info("SAE architecture %r needs the full encode to score %d latents", self.architecture, len(self.names))
+        self.device = torch.device("cpu")
+
+    def _follow(self, device: torch.device) -> None:
+        """Move the SAE to where the activations are, once: on a GPU run they never leave the GPU.
+
+        Without this, a pack loaded on the CPU meets CUDA activations and every SAE-latent score
+        fails (the monitor would count the failures, but watch nothing).
+        """
+        if device == self.device:
+            return
+        self.sae.to(device)
+        self.latent_ids = self.latent_ids.to(device)
+        if self.sliced:
+            self.encoder, self.encoder_bias = self.encoder.to(device), self.encoder_bias.to(device)
+            self.threshold = None if self.threshold is None else self.threshold.to(device)
+        self.device = device
 
     @torch.no_grad()
     def encode_watched(self, activations: torch.Tensor) -> torch.Tensor:
-        """Watched latent activations ``[..., k]`` for residuals ``[..., d_model]``."""
+        """Watched latent activations ``[..., k]`` for residuals ``[..., d_model]`` (any device and float dtype)."""
+        activations = activations.float()
+        self._follow(activations.device)
         if not self.sliced:
             return self.sae.encode(activations)[..., self.latent_ids]
         sae_in = self.sae.process_sae_in(activations)
