@@ -157,7 +157,7 @@ report = json.loads(path.read_text())
 print(report.get("device_name"), "torch", report.get("torch"), "transformers", report.get("transformers"), "dtype", report.get("dtype"), "run", report.get("seconds"), "s")
 keys = ("parameters", "tokens_per_step", "gradient_checkpointing", "peak_memory_gib", "step_seconds", "train_batch_scoring_seconds",
         "prompt_pass_seconds", "steady_state_overhead_ratio_from_parts", "default_cadence_overhead_ratio", "default_cadence_overhead_ratio_all",
-        "within_fit_overhead_ratio", "monitor_errors", "signals_moved_to_device", "shared_prefix_tokens", "error")
+        "within_fit_overhead_ratio", "monitor_errors", "signals_as_built_error", "shared_prefix_tokens", "error")
 for name, model in report.get("models", {}).items():
     print(name, json.dumps({key: model.get(key) for key in keys if key in model}))
 for part in report.get("projection", []):

@@ -107,9 +107,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fit-periods", type=int, default=2, help="cadence periods compared per fit, after a first period that holds the baseline steps")
     parser.add_argument("--fit-repeats", type=int, default=2, help="fits per configuration, ABBA interleaved (none, default, default, none, ...)")
     parser.add_argument("--no-fits", action="store_true", help="skip the Lightning fits (no default_cadence_overhead_ratio)")
-    parser.add_argument("--move-signals", action="store_true",
-                        help="move the pack's signals to the device (in the measurements and in PersonaMonitor) even when they score there as built; "
-                             "without it they are moved only when they cannot (see signals_as_built_error)")
     parser.add_argument("--pack-sae-width", type=int, default=8, help="the random pack's SAE has d_sae = this x d_model")
     parser.add_argument("--projection-d-model", type=int, nargs="*", default=[4096, 2048], help="projection benchmark widths (none: skip it)")
     parser.add_argument("--projection-d-sae", type=int, nargs="+", default=[65536])
@@ -201,43 +198,13 @@ def make_optimizer(parameters, device: torch.device, lr: float = 1e-5) -> torch.
 #: A model is not started with less time than this left before --deadline-seconds (init, steps, prompt passes).
 MODEL_MIN_SECONDS = 60
 
-SIGNAL_TENSORS = ("encoder", "encoder_bias", "threshold", "latent_ids", "unit_directions", "coef")
-
-
-def move_signals(signals, device: torch.device) -> None:
-    """Put every tensor a pack's signals hold (the SAE included) on ``device``, in place."""
-    for signal in signals.signals:
-        sae = getattr(signal, "sae", None)
-        if sae is not None:
-            sae.to(device)
-        for name in SIGNAL_TENSORS:
-            tensor = getattr(signal, name, None)
-            if isinstance(tensor, torch.Tensor):
-                setattr(signal, name, tensor.to(device))
-
-
 def signals_error_on(signals, device: torch.device, d_model: int, dtype: torch.dtype) -> str | None:
     """Whether the signals, as the pack built them, can score activations on ``device``: None, or the error."""
     try:
         signals.score(torch.randn(2, 3, d_model, device=device, dtype=dtype), torch.ones(2, 3, dtype=torch.bool, device=device))
-    except Exception as error:  # noqa: BLE001 — recorded, and worked around for the measurement
+    except Exception as error:  # noqa: BLE001 — recorded: the monitor's fits would count the same failure
         return f"{type(error).__name__}: {error}"
     return None
-
-
-def device_monitor_class(device: torch.device):
-    """PersonaMonitor that moves its pack's signals to ``device`` once it has built them (in ``on_fit_start``)."""
-    from em_monitor.callbacks import PersonaMonitor
-
-    class DeviceSignalsPersonaMonitor(PersonaMonitor):
-        def on_fit_start(self, trainer, pl_module) -> None:
-            super().on_fit_start(trainer, pl_module)
-            signals = getattr(self, "_signals", None)
-            if signals is None:
-                raise RuntimeError("PersonaMonitor no longer keeps its SignalSet in `_signals`: update benchmarks/scale.py")
-            move_signals(signals, device)
-
-    return DeviceSignalsPersonaMonitor
 
 
 class Clock:
@@ -362,7 +329,7 @@ def time_prompt_pass(model, tokenizer, layer: int, signals, args, clock: Clock) 
     }
 
 
-def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock, device: torch.device, move: bool, workdir: Path, step_seconds: float) -> dict:
+def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock, device: torch.device, workdir: Path, step_seconds: float) -> dict:
     """Real Trainer fits without and with PersonaMonitor at the default cadence, ABBA interleaved.
 
     A fit runs ``every_n_steps * (1 + fit_periods)`` steps; its first period holds the baseline
@@ -398,7 +365,6 @@ def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock
             self.marks.append(clock.now())
 
     rows = [{key: value[row] for key, value in batch.items()} for row in range(batch["input_ids"].shape[0])]
-    monitor_class = device_monitor_class(device) if move else PersonaMonitor
     order = [("none", "default", "default", "none")[index % 4] for index in range(2 * args.fit_repeats)]
     results: dict[str, list[dict]] = {"none": [], "default": []}
     skipped = []
@@ -413,7 +379,7 @@ def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock
         if config == "default":
             settings = {"run": f"scale-{index}", "pack": str(pack), "every_n_steps": every,
                         "prometheus": {"enabled": True, "port": 0}, "event_log": str(workdir / f"events-{index}.jsonl")}
-            monitor = monitor_class(parse_config(settings, base_dir=workdir), tokenizer=tokenizer)
+            monitor = PersonaMonitor(parse_config(settings, base_dir=workdir), tokenizer=tokenizer)
             callbacks.append(monitor)
         trainer = pl.Trainer(
             max_steps=steps, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
@@ -494,11 +460,7 @@ def measure_model(key: str, args, tokenizer, clock: Clock, device: torch.device,
         if checkpointing:
             model.gradient_checkpointing_enable()
         try:
-            error = signals_error_on(signals, device, preset.hidden_size, dtype)
-            report["signals_as_built_error"] = error
-            report["signals_moved_to_device"] = error is not None or args.move_signals
-            if report["signals_moved_to_device"]:
-                move_signals(signals, device)
+            report["signals_as_built_error"] = signals_error_on(signals, device, preset.hidden_size, dtype)
             batch = random_batch(preset.batch_size, preset.seq_len, vocab_size, low=len(SPECIAL_TOKENS) + 1)
             special_ids = list(tokenizer.all_special_ids)
             print(f"[{key}] {report['parameters'] / 1e9:.2f}B parameters, batch {preset.batch_size} x {preset.seq_len}: timing steps", file=sys.stderr, flush=True)
@@ -509,7 +471,7 @@ def measure_model(key: str, args, tokenizer, clock: Clock, device: torch.device,
                 1 + (report["prompt_pass_seconds"] + report["train_batch_scoring_seconds"]) / args.every_n_steps / report["step_seconds"], 4)
             print(f"[{key}] prompt pass {report['prompt_pass_seconds']:.4f}s: Lightning fits", file=sys.stderr, flush=True)
             if not args.no_fits:
-                report.update(lightning_fits(model, tokenizer, batch, pack, args, clock, device, report["signals_moved_to_device"], workdir, report["step_seconds"]))
+                report.update(lightning_fits(model, tokenizer, batch, pack, args, clock, device, workdir, report["step_seconds"]))
         finally:
             del model, signals
             free_memory()
