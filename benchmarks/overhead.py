@@ -185,15 +185,10 @@ def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args:
     if monitor is not None:
         sampled = {step for step in range(args.steps) if monitor.monitor.is_sampling_step(step)}
         result["within_run_ratio"] = within_run_ratio(intervals, sampled, args.every_n_steps) if config == "default" else None
-        registry = monitor.monitor.metrics.registry
-        for source in monitor.monitor.config.sources:
-            labels = {"run": monitor.monitor.config.run, "source": source}
-            passes = registry.get_sample_value("em_monitor_samples_total", labels) or 0
-            total = registry.get_sample_value("em_monitor_sample_duration_seconds_sum", labels) or 0.0
-            result[f"{source}_passes"] = passes
-            result[f"{source}_pass_seconds"] = total / passes if passes else None
-        errors = sum(sample.value for metric in registry.collect() for sample in metric.samples if sample.name == "em_monitor_errors_total")
-        result["errors"] = errors
+        metrics = monitor.monitor.metrics
+        for source, (passes, seconds) in metrics.pass_summary().items():
+            result[f"{source}_passes"], result[f"{source}_pass_seconds"] = passes, seconds
+        result["errors"] = sum(metrics.counts()["errors"].values())
     return result
 
 

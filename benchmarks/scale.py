@@ -400,14 +400,10 @@ def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock
             result["sampled_steps_in_window"] = sorted(sampled)
             result["sampled_step_seconds"] = _median([intervals[step] for step in sampled])
             result["plain_step_seconds"] = _median([intervals[step] for step in range(*window) if step not in sampled])
-            registry = monitor.monitor.metrics.registry
-            for source in monitor.monitor.config.sources:
-                labels = {"run": monitor.monitor.config.run, "source": source}
-                passes = registry.get_sample_value("em_monitor_samples_total", labels) or 0
-                total = registry.get_sample_value("em_monitor_sample_duration_seconds_sum", labels) or 0.0
-                result[f"{source}_passes"] = passes
-                result[f"{source}_pass_seconds"] = round(total / passes, 6) if passes else None
-            result["monitor_errors"] = int(sum(sample.value for metric in registry.collect() for sample in metric.samples if sample.name == "em_monitor_errors_total"))
+            metrics = monitor.monitor.metrics
+            for source, (passes, seconds) in metrics.pass_summary().items():
+                result[f"{source}_passes"], result[f"{source}_pass_seconds"] = passes, None if seconds is None else round(seconds, 6)
+            result["monitor_errors"] = int(sum(metrics.counts()["errors"].values()))
         else:
             result["plain_step_seconds"] = _median(intervals[window[0]:window[1]])
         results[config].append(result)

@@ -149,6 +149,22 @@ class MonitorMetrics:
         """One executed action; alerting on ``action="stop"`` tells a human the monitor ended a run."""
         self._actions.labels(self.run, action).inc()
 
+    def pass_summary(self) -> dict[str, tuple[int, float | None]]:
+        """Per source: (sampling passes, mean seconds per pass or None before the first), read from the histogram.
+
+        What a benchmark reports about the monitor's own cost, without reaching into the registry.
+        """
+        summary: dict[str, tuple[int, float | None]] = {}
+        for metric in self._duration.collect():
+            totals: dict[str, dict[str, float]] = {}
+            for sample in metric.samples:
+                if sample.name.endswith(("_count", "_sum")):
+                    totals.setdefault(sample.labels["source"], {})[sample.name.rsplit("_", 1)[1]] = sample.value
+            for source, total in totals.items():
+                passes = int(total.get("count", 0))
+                summary[source] = (passes, total.get("sum", 0.0) / passes if passes else None)
+        return summary
+
     def _counters(self) -> dict[str, tuple[Counter, str]]:
         """The counters a resumed run continues from, with the label that tells their series apart."""
         return {
