@@ -276,12 +276,16 @@ class Monitor:
             signal, source = key.split("\t")
             return signal, source
 
-        self.baselines = {split(key): RunningStats.from_state(stats) for key, stats in state["baselines"].items()}
-        self.frozen = {split(key) for key in state["frozen"]}
-        self.passes.update(state["passes"])
-        self.compared = {split(key): int(count) for key, count in state["compared"].items()}
-        self.source_levels = {split(key): Level(level) for key, level in state["source_levels"].items()}
-        self.levels.update({signal: Level(level) for signal, level in state["levels"].items() if signal in self.levels})
+        # Everything is read before anything is assigned: a state that does not fit leaves the monitor as it was.
+        baselines = {split(key): RunningStats.from_state(stats) for key, stats in state["baselines"].items()}
+        frozen = {split(key) for key in state["frozen"]}
+        passes = {source: int(count) for source, count in state["passes"].items()}
+        compared = {split(key): int(count) for key, count in state["compared"].items()}
+        source_levels = {split(key): Level(level) for key, level in state["source_levels"].items()}
+        levels = {signal: Level(level) for signal, level in state["levels"].items() if signal in self.levels}
+        self.baselines, self.frozen, self.compared, self.source_levels = baselines, frozen, compared, source_levels
+        self.passes.update(passes)
+        self.levels.update(levels)
         if self.metrics:
             self.metrics.restore_counts(state.get("counts", {}))
             for signal, level in self.levels.items():

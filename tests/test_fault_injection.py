@@ -339,3 +339,17 @@ def test_a_pack_layer_the_model_lacks_stops_fit_naming_pack_yaml(tokenizer, writ
     with pytest.raises(CaptureError, match=r"pack\.yaml: layer: decoder block 99 does not exist"):
         fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
     assert fit.global_step == 0
+
+
+def test_a_checkpoint_whose_monitor_state_does_not_fit_resumes_with_fresh_baselines(tokenizer, write_config, tmp_path):
+    monitor = PersonaMonitor(write_config(), tokenizer=tokenizer)
+    # What Lightning hands the callback from a checkpoint of another config or a damaged file.
+    # Its baselines parse; its `frozen` list does not: a half-restored monitor would compare against a foreign baseline.
+    foreign = {"count": 3, "mean": 1000.0, "m2": 0.0}
+    monitor.load_state_dict({"monitor": {"baselines": {"toxic_persona\tprompts": foreign}, "frozen": ["no tab here"]}, "sampled_step": 0})
+    fit = trainer(tmp_path, STEPS, [monitor])
+    fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
+    assert fit.global_step == STEPS and errors(monitor, "state") == 1
+    # Nothing of the broken state was kept: the run took its own baseline.
+    assert any(e["event"] == "baseline" for e in read_events(tmp_path / "events.jsonl"))
+    assert monitor.monitor.baselines[("toxic_persona", "prompts")].mean != 1000.0
