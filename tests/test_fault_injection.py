@@ -351,5 +351,5 @@ def test_a_checkpoint_whose_monitor_state_does_not_fit_resumes_with_fresh_baseli
     fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
     assert fit.global_step == STEPS and errors(monitor, "state") == 1
     # Nothing of the broken state was kept: the run took its own baseline.
-    assert any(e["event"] == "baseline" for e in read_events(tmp_path / "events.jsonl"))
-    assert monitor.monitor.baselines[("toxic_persona", "prompts")].mean != 1000.0
+    baseline = next(e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "baseline" and (e["signal"], e["source"]) == ("toxic_persona", "prompts"))
+    assert baseline["count"] == 6 * 2, "6 probe prompts x 2 baseline passes, and none of the foreign state's 3 samples"
