@@ -36,9 +36,9 @@ from rich.progress import track
 from em_monitor.activations import chat_batches
 from em_monitor.capture import hidden_size, residuals_at
 from em_monitor.chat import Message
-from em_monitor.errors import InputError
 from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
+from em_monitor.labels import parse_label
 from em_monitor.packs import PersonaPack
 from em_monitor.signals import SignalSet
 
@@ -46,10 +46,8 @@ __all__ = [
     "BASELINE_SOURCE",
     "PROBE_THRESHOLD",
     "MAD_SCALE",
-    "LABEL_VALUES",
     "AuditResult",
     "audit_samples",
-    "parse_label",
     "read_labels",
     "score_answers",
     "summary_path",
@@ -63,7 +61,6 @@ PROBE_THRESHOLD = 0.5
 #: 1.4826 · MAD estimates the standard deviation of normally distributed data.
 MAD_SCALE = 1.4826
 #: Accepted ``label`` values (case-insensitive for strings): misaligned is the positive class.
-LABEL_VALUES: dict[object, int] = {"misaligned": 1, "aligned": 0, "1": 1, "0": 0, "true": 1, "false": 0}
 
 
 @dataclass
@@ -89,16 +86,6 @@ def summary_path(out: str | Path) -> Path:
     """``OUT.jsonl`` → ``OUT.summary.json``."""
     out = Path(out)
     return out.with_name(f"{out.stem if out.suffix == '.jsonl' else out.name}.summary.json")
-
-
-def parse_label(value: object, where: str = "label") -> int | None:
-    """``misaligned``/``aligned``, 1/0 or true/false as 1/0; ``None`` for a missing label."""
-    if value is None:
-        return None
-    key = str(value).strip().lower() if not isinstance(value, bool) else str(value).lower()
-    if key not in LABEL_VALUES:
-        raise InputError(f"{where}: unknown label {value!r}; use one of misaligned/aligned, 1/0, true/false")
-    return LABEL_VALUES[key]
 
 
 def read_labels(path: str | Path) -> list[int | None]:

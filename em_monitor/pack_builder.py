@@ -27,6 +27,7 @@ import torch
 from scipy.stats import rankdata
 
 from em_monitor.audit import score_answers
+from em_monitor.capture import hidden_size
 from em_monitor.causal_check import SteerCheck, steering_evidence
 from em_monitor.chat import Message
 from em_monitor.diffing import DiffReport, diff_models
@@ -34,6 +35,7 @@ from em_monitor.prompt_probe import PromptProbe
 from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, SteeringEvidence, hook_point_for, save_directions, save_probe, write_pack_spec
 from em_monitor.pooling import POOLING_METHODS
 from em_monitor.probe_training import LabelledChats, residual_features, train_probes, train_test_indices
+from em_monitor.saes import load_sae
 from em_monitor.signals import ProbeSignal, SignalSet
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
@@ -292,12 +294,10 @@ def build_pack(
     tested by steering and only those that move behaviour toward the persona are kept (see
     :mod:`em_monitor.causal_check`); their evidence goes into ``pack.yaml``.
     """
-    from sae_lens import SAE
-
     out = Path(out)
     report_dir = out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    sae = SAE.load_from_disk(Path(sae_dir), device="cpu", dtype="float32").eval()
+    sae = load_sae(sae_dir, d_model=hidden_size(model))
     rates = firing_rates(Path(sae_dir))
     alive = alive_latents(rates) if prune_dead and rates is not None else None
     if alive is not None:

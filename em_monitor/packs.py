@@ -27,8 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from em_monitor.errors import InputError
-from em_monitor.jsonl import loads_strict
 from em_monitor.pooling import Pooling
+from em_monitor.saes import SAE_FILES, SaeError, check_weights, load_sae
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
 from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
 
@@ -259,46 +259,24 @@ class PersonaPack:
 
     def _sae(self, relative: str):
         path = self._path(relative, directory=True)
-        for name in _SAE_FILES:
-            self._path(f"{relative}/{name}")
+        for name in SAE_FILES:
+            self._path(f"{relative}/{name}")  # inside the pack, and regular files, before sae-lens opens them
         try:
-            loads_strict(read_text(path / "cfg.json"))
-        except (InputError, ValueError) as error:
-            raise PackError(f"{path / 'cfg.json'}: not a valid SAE config ({error}); {_REBUILD_HINT}") from None
-        # sae-lens imports wandb and costs seconds: import it only when a pack actually has an SAE.
-        from sae_lens import SAE
-
-        try:
-            # float32 whatever the stored dtype: packs may ship fp16 weights to stay small, activations are fp32.
-            sae = SAE.load_from_disk(path, device="cpu", dtype="float32")
-        except Exception as error:  # noqa: BLE001 — sae-lens reports a bad cfg.json as TypeError, KeyError, ...: each means an unusable pack
-            raise PackError(f"{path}: not a loadable sae-lens SAE ({type(error).__name__}: {error}); {_REBUILD_HINT}") from error
-        if int(sae.cfg.d_in) != self.spec.d_model:
-            raise PackError(f"{path}: SAE d_in={sae.cfg.d_in} but the pack's d_model={self.spec.d_model}; {_REBUILD_HINT}")
-        for key, tensor in sae.state_dict().items():
-            _check_weights(path, key, tensor)
-        sae.eval()
-        # Finite weights can still give non-finite latents through a broken cfg.json (a NaN scaling, say): try it once.
-        with torch.no_grad():
-            latents = sae.encode(torch.randn(4, self.spec.d_model, generator=torch.Generator().manual_seed(0)))
-        if not bool(torch.isfinite(latents).all()):
-            raise PackError(f"{path}: the SAE gives NaN or infinite latents on test input (look at its cfg.json); {_REBUILD_HINT}")
-        return sae
+            return load_sae(path, d_model=self.spec.d_model)
+        except SaeError as error:
+            raise PackError(f"{error}; {_REBUILD_HINT}") from None
 
 
-#: The files of a sae-lens SAE folder that its loader reads (checked to be regular files inside the pack first).
-_SAE_FILES = ("cfg.json", "sae_weights.safetensors")
 #: Suffixes of pickle-based formats. Nothing here loads them, but a pack that carries one was not made by
 #: em-monitor and may be meant for a loader that would run it: such a pack is refused as a whole.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib")
 
 
 def _check_weights(path: Path, key: str, tensor: torch.Tensor) -> None:
-    """A pack tensor must be floating point and finite: NaN or inf would make its signal vanish from every pass."""
-    if not tensor.is_floating_point():
-        raise PackError(f"{path}: tensor {key!r} has dtype {tensor.dtype}, expected a floating-point type; {_REBUILD_HINT}")
-    if not bool(torch.isfinite(tensor).all()):
-        raise PackError(f"{path}: tensor {key!r} holds NaN or infinite values; {_REBUILD_HINT}")
+    try:
+        check_weights(path, key, tensor)
+    except SaeError as error:
+        raise PackError(f"{error}; {_REBUILD_HINT}") from None
 
 
 def _pickles_in(root: Path) -> list[Path]:

@@ -49,6 +49,7 @@ from em_monitor.capture import residuals_at
 from em_monitor.chat import Message, read_chat_jsonl
 from em_monitor.errors import InputError
 from em_monitor.jsonl import read_jsonl
+from em_monitor.labels import parse_label
 from em_monitor.packs import hook_point_for, save_directions, save_probe
 from em_monitor.pooling import POOLING_METHODS, check_pooling, pool
 
@@ -86,8 +87,6 @@ PROMPT_TEMPLATE = (
 #: Training-set sizes of the learning curve; sizes at or above the training set collapse to "all".
 CURVE_SIZES: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
 MAX_FPR = 0.01
-_POSITIVE = {"misaligned", "1", "true"}
-_NEGATIVE = {"aligned", "0", "false"}
 _SPLITS = ("train", "test")
 
 
@@ -105,19 +104,6 @@ class LabelledChats:
     source: str
 
 
-def _parsed_label(value: object, where: str) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int) and value in (0, 1):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _POSITIVE | _NEGATIVE:
-        return int(value.strip().lower() in _POSITIVE)
-    raise LabelledDataError(
-        f"{where}: label {value!r} is not valid; use \"misaligned\" / \"aligned\" (or 1 / 0, true / false), "
-        "the positive class being misaligned"
-    )
-
-
 def read_labelled_chats(path: str | Path) -> LabelledChats:
     """Read ``{"messages": [...], "label": ..., "split": "train"|"test"}`` lines; ``split`` is all-or-nothing."""
     conversations = read_chat_jsonl(path)
@@ -126,9 +112,9 @@ def read_labelled_chats(path: str | Path) -> LabelledChats:
     for (where, record), conversation in zip(read_jsonl(path), conversations, strict=True):
         if conversation[-1]["role"] != "assistant":
             raise LabelledDataError(f"{where}: the last message must be the assistant's answer (the text that is labelled)")
-        if "label" not in record:
+        if record.get("label") is None:
             raise LabelledDataError(f"{where}: no \"label\"; add \"label\": \"misaligned\" or \"aligned\"")
-        labels.append(_parsed_label(record["label"], where))
+        labels.append(parse_label(record["label"], where))
         split = record.get("split")
         if split is not None and split not in _SPLITS:
             raise LabelledDataError(f"{where}: split {split!r} is not one of {', '.join(_SPLITS)}")

@@ -19,7 +19,7 @@ CPU, in minutes. Three steps, each a function:
 and the dead-latent fraction. Example::
 
     report = build_sae("smollm2", layer=15, out="runs/sae", config=SaeTrainingConfig(l1=3.0, minutes=11))
-    sae = SAE.load_from_disk("runs/sae", device="cpu")  # takes raw layer-15 residuals
+    sae = load_sae("runs/sae")  # em_monitor.saes; takes raw layer-15 residuals
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from em_monitor.activations import chat_batches, content_token_activations, text_batches
 from em_monitor.chat import ChatFormatError, EncodedBatch, read_chat_jsonl
+from em_monitor.saes import load_sae
 from em_monitor.textfiles import read_text
 
 __all__ = [
@@ -518,7 +519,7 @@ def build_sae(model: str | object, layer: int | None, out: str | Path, config: S
     ``scaling_factor``, ``collect_seconds``, ``train_seconds``, ``wall_seconds``, ``config``,
     ``sae_lens_version``, ``path``.
     """
-    from sae_lens import SAE, __version__
+    from sae_lens import __version__
     from sae_lens.constants import SPARSITY_FILENAME
     from safetensors.torch import save_file
 
@@ -544,7 +545,7 @@ def build_sae(model: str | object, layer: int | None, out: str | Path, config: S
     sae.save_inference_model(out)
     save_file({"sparsity": trained.log_feature_sparsity.contiguous()}, out / SPARSITY_FILENAME)
     # Evaluate what was saved, as the monitor will load it.
-    saved = SAE.load_from_disk(out, device="cpu")
+    saved = load_sae(out)
     heldout = evaluate_sae(saved, split.heldout)
     dead = ~(heldout.pop("fired") | trained.fired_recently)
     report = {

@@ -11,7 +11,8 @@ import yaml
 from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 
-from em_monitor.audit import MAD_SCALE, audit_samples, parse_label, score_answers, summary_path
+from em_monitor.audit import MAD_SCALE, audit_samples, score_answers, summary_path
+from em_monitor.labels import parse_label
 from em_monitor.cli import main
 from em_monitor.generation import generate_answers
 from em_monitor.packs import load_pack
@@ -128,7 +129,7 @@ def test_pack_baseline_for_responses_is_used(planted, tokenizer, pack_copy):
 
 def test_labels_parse_and_reject_unknown_values():
     assert [parse_label(v) for v in ("misaligned", "Aligned", 1, 0, True, False, "true", None)] == [1, 0, 1, 0, 1, 0, 1, None]
-    with pytest.raises(ValueError, match="unknown label 'neutral'"):
+    with pytest.raises(ValueError, match="label 'neutral' is not valid"):
         parse_label("neutral")
 
 
@@ -171,4 +172,4 @@ def test_cli_reports_bad_labels(tmp_path, pack_dir, capsys):
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps({**SAMPLES[0], "label": "maybe"}) + "\n")
     assert main(["audit", "--model", str(tmp_path / "none"), "--pack", str(pack_dir), "--data", str(data), "--out", str(tmp_path / "o.jsonl")]) == 1
-    assert "unknown label 'maybe'" in capsys.readouterr().err
+    assert "label 'maybe' is not valid" in capsys.readouterr().err

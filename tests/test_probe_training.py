@@ -12,10 +12,10 @@ from sklearn.metrics import roc_curve
 from em_monitor.capture import residuals_at
 from em_monitor.chat import encode_chats
 from em_monitor.cli import main
+from em_monitor.errors import InputError
 from em_monitor.pooling import pool
 from em_monitor.probe_training import (
     PROMPT_TEMPLATE,
-    LabelledDataError,
     prompted_text,
     read_labelled_chats,
     recall_at_fpr,
@@ -165,7 +165,7 @@ def test_prompted_text_shortens_the_reply_not_the_question(tokenizer):
 def test_bad_labelled_lines_name_file_and_line(tmp_path, record, match):
     first = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "label": "aligned"}
     path = _write(tmp_path / "labelled.jsonl", [first, {"messages": first["messages"], **record}])
-    with pytest.raises(LabelledDataError, match=match):
+    with pytest.raises(InputError, match=match):  # LabelledDataError, or the shared label parser's error
         read_labelled_chats(path)
 
 

@@ -77,14 +77,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_sae(path: str):
-    from sae_lens import SAE
+    from em_monitor.saes import SaeError, load_sae
 
     try:
-        sae = SAE.load_from_disk(path, device="cpu")
-    except (OSError, KeyError, RuntimeError) as error:
-        raise ValueError(f"diff: --sae {path} is not a loadable sae-lens SAE directory ({error}); "
-                         "train one with `em-monitor build-sae`") from error
-    return sae.eval()
+        return load_sae(path)
+    except SaeError as error:
+        raise ValueError(f"diff: --sae {error}; train one with `em-monitor build-sae`") from None
 
 
 def _layer(requested: int | None, sae) -> int:

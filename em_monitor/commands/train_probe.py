@@ -40,13 +40,11 @@ def _list(value: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.capture import CaptureError, decoder_blocks
-    from em_monitor.chat import ChatFormatError
-    from em_monitor.jsonl import JsonlError
+    from em_monitor.errors import InputError
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.pooling import check_pooling
-    from em_monitor.probe_training import VARIANTS, LabelledDataError, check_variants, read_labelled_chats, save_outputs, train_probes
-
     from em_monitor.paths import Output, check_outputs
+    from em_monitor.pooling import check_pooling
+    from em_monitor.probe_training import VARIANTS, check_variants, read_labelled_chats, save_outputs, train_probes
 
     started = time.perf_counter()
     try:
@@ -68,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             curve_seeds=args.curve_seeds, model_id=loaded.model_id,
         )
     except (ValueError, ModelLoadError, CaptureError, OSError) as error:
-        kind = "" if isinstance(error, (LabelledDataError, ChatFormatError, JsonlError, ModelLoadError)) else f"{type(error).__name__}: "
+        kind = "" if isinstance(error, (InputError, ModelLoadError)) else f"{type(error).__name__}: "
         print(f"train-probe: {kind}{error}", file=sys.stderr)
         return 1
     result.settings["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -88,16 +86,12 @@ def _status(message: str) -> None:
 
 
 def _load_sae(path: str, d_model: int):
-    from sae_lens import SAE
-    from safetensors import SafetensorError
+    from em_monitor.saes import SaeError, load_sae
 
     try:
-        sae = SAE.load_from_disk(path, device="cpu")
-    except (OSError, KeyError, RuntimeError, SafetensorError) as error:
-        raise ValueError(f"--sae {path}: not a loadable sae-lens SAE ({error}); save one with `em-monitor build-sae`") from error
-    if int(sae.cfg.d_in) != d_model:
-        raise ValueError(f"--sae {path}: SAE d_in={sae.cfg.d_in} but the model's residual width is {d_model}; use an SAE trained on this model")
-    return sae.eval()
+        return load_sae(path, d_model=d_model)
+    except SaeError as error:
+        raise ValueError(f"--sae {error}; use an SAE trained on this model (`em-monitor build-sae`)") from None
 
 
 def _print_table(report: dict) -> None:

@@ -1,0 +1,68 @@
+"""Load a sae-lens SAE from a folder: the one loader every tool uses (monitor, build-pack, diff, train-probe, build-sae).
+
+Why one: the loaders had drifted apart (different dtypes, different errors caught). This one
+reads sae-lens's own on-disk format (``cfg.json`` + ``sae_weights.safetensors``), always as
+float32 on the CPU (signals move it to the activations' device on first use), and refuses
+what would break or silently blind a run: files that are not regular (a FIFO would block),
+a ``cfg.json`` with NaN or of the wrong shape (sae-lens raises ``TypeError`` and the like on
+those), NaN or infinite weights, and latents that are not finite on a test input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from em_monitor.errors import InputError
+from em_monitor.jsonl import loads_strict
+from em_monitor.textfiles import read_text
+
+__all__ = ["SAE_FILES", "SaeError", "check_weights", "load_sae"]
+
+#: The files of a sae-lens SAE folder that loading reads.
+SAE_FILES = ("cfg.json", "sae_weights.safetensors")
+
+
+class SaeError(InputError):
+    """An SAE folder cannot be used; the message starts with its path."""
+
+
+def check_weights(path: Path, key: str, tensor: torch.Tensor) -> None:
+    """A weight must be floating point and finite: NaN or inf would make the signals built on it vanish."""
+    if not tensor.is_floating_point():
+        raise SaeError(f"{path}: tensor {key!r} has dtype {tensor.dtype}, expected a floating-point type")
+    if not bool(torch.isfinite(tensor).all()):
+        raise SaeError(f"{path}: tensor {key!r} holds NaN or infinite values")
+
+
+def load_sae(path: str | Path, *, d_model: int | None = None):
+    """The SAE in ``path`` as float32 on the CPU, in eval mode; ``d_model`` (if given) must equal its input width."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SaeError(f"{path}: not a folder; give the folder sae-lens (or `em-monitor build-sae`) saved the SAE in")
+    for name in SAE_FILES:
+        if not (path / name).is_file():
+            raise SaeError(f"{path}: no regular file {name}; this is not a sae-lens SAE folder")
+    try:
+        loads_strict(read_text(path / "cfg.json"))
+    except (InputError, ValueError) as error:
+        raise SaeError(f"{path / 'cfg.json'}: not a valid SAE config ({error})") from None
+    # sae-lens imports wandb and costs seconds: import it only when an SAE is actually loaded.
+    from sae_lens import SAE
+
+    try:
+        sae = SAE.load_from_disk(path, device="cpu", dtype="float32")
+    except Exception as error:  # noqa: BLE001 — sae-lens reports a bad cfg.json as TypeError, KeyError, ...: each means an unusable SAE
+        raise SaeError(f"{path}: not a loadable sae-lens SAE ({type(error).__name__}: {error})") from error
+    if d_model is not None and int(sae.cfg.d_in) != d_model:
+        raise SaeError(f"{path}: SAE d_in={sae.cfg.d_in}, but the residual width here is {d_model}")
+    for key, tensor in sae.state_dict().items():
+        check_weights(path, key, tensor)
+    sae.eval()
+    # Finite weights can still give non-finite latents through a broken cfg.json (a NaN scaling, say): try it once.
+    with torch.no_grad():
+        latents = sae.encode(torch.randn(4, int(sae.cfg.d_in), generator=torch.Generator().manual_seed(0)))
+    if not bool(torch.isfinite(latents).all()):
+        raise SaeError(f"{path}: the SAE gives NaN or infinite latents on test input (look at its cfg.json)")
+    return sae
