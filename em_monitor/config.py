@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from em_monitor.errors import InputError
+from em_monitor.shipped import is_builtin, resolve_builtin
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
 
 __all__ = [
@@ -44,7 +45,6 @@ SOURCES: tuple[str, ...] = ("prompts", "train_batch", "generations")
 DEFAULT_SOURCES: tuple[str, ...] = ("prompts", "train_batch")
 #: What a threshold crossing can trigger.
 ACTIONS: tuple[str, ...] = ("log", "checkpoint", "stop", "realign")
-BUILTIN_PREFIX = "builtin:"
 
 #: Text that names a file, URL or label: no control characters (a NUL cannot be in a path; a newline in a path is a typo).
 PlainText = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\x00-\x1f]*$")]
@@ -298,11 +298,12 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
     from em_monitor.packs import BUILTIN_PACKS
 
     problems = []
-    if config.pack.startswith(BUILTIN_PREFIX):
-        name = config.pack.removeprefix(BUILTIN_PREFIX)
-        pack = BUILTIN_PACKS.get(name)
-        if pack is None:
-            problems.append(("pack", f"unknown built-in pack {name!r}; choose one of {', '.join(BUILTIN_PACKS)} or give a directory"))
+    pack: Path | None = None
+    if is_builtin(config.pack):
+        try:
+            pack = resolve_builtin(config.pack, BUILTIN_PACKS, "pack")
+        except InputError as error:
+            problems.append(("pack", str(error)))
     else:
         pack = _file_at(base_dir / config.pack, "pack.yaml")[0].parent
     if pack is not None and not _file_at(pack, "pack.yaml")[1]:
@@ -370,10 +371,11 @@ def _resolve_prompts(spec: str, field: str, base_dir: Path, problems: list[tuple
     """A ``builtin:`` prompt set is kept by name; a file is resolved against the config's folder."""
     from em_monitor.prompts import BUILTIN_PROMPT_SETS, load_prompts
 
-    if spec.startswith(BUILTIN_PREFIX):
-        name = spec.removeprefix(BUILTIN_PREFIX)
-        if name not in BUILTIN_PROMPT_SETS:
-            problems.append((field, f"unknown built-in set {name!r}; choose one of {', '.join(BUILTIN_PROMPT_SETS)}"))
+    if is_builtin(spec):
+        try:
+            resolve_builtin(spec, BUILTIN_PROMPT_SETS, "prompt set")
+        except InputError as error:
+            problems.append((field, str(error)))
         return spec
     path, found = _file_at(base_dir, spec)
     if not found:

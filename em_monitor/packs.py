@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from em_monitor.errors import InputError
 from em_monitor.pooling import Pooling
 from em_monitor.saes import SAE_FILES, SaeError, check_weights, load_sae
+from em_monitor.shipped import is_builtin, resolve_builtin
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
 from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
 
@@ -285,13 +286,12 @@ def _pickles_in(root: Path) -> list[Path]:
 
 def pack_directory(spec: str | Path) -> Path:
     """Where a pack given on a command line lives: ``builtin:NAME`` for a shipped pack, else a directory."""
-    text = str(spec)
-    if not text.startswith("builtin:"):
-        return Path(text)
-    name = text.removeprefix("builtin:")
-    if name not in BUILTIN_PACKS:
-        raise PackError(f"unknown built-in pack {name!r}; choose one of {', '.join(BUILTIN_PACKS)} or give a directory")
-    return BUILTIN_PACKS[name]
+    if not is_builtin(spec):
+        return Path(spec)
+    try:
+        return resolve_builtin(spec, BUILTIN_PACKS, "pack")
+    except InputError as error:
+        raise PackError(str(error)) from None
 
 
 def load_pack(path: str | Path) -> PersonaPack:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from em_monitor.jsonl import JsonlError, read_jsonl
+from em_monitor.shipped import is_builtin, resolve_builtin
 from em_monitor.textfiles import TextFileError, read_text
 
 __all__ = ["BUILTIN_PROMPT_SETS", "load_prompts", "write_prompts"]
@@ -18,7 +19,7 @@ BUILTIN_PROMPT_SETS: dict[str, Path] = {"eval": _DATA / "eval_prompts.jsonl", "b
 
 def load_prompts(spec: str) -> list[str]:
     """Load prompts from ``builtin:NAME``, a ``.txt`` file (one per line) or a ``.jsonl`` file (``prompt`` key)."""
-    path = BUILTIN_PROMPT_SETS[spec.removeprefix("builtin:")] if spec.startswith("builtin:") else Path(spec)
+    path = resolve_builtin(spec, BUILTIN_PROMPT_SETS, "prompt set") if is_builtin(spec) else Path(spec)
     if path.suffix != ".jsonl":
         prompts = [line.strip() for line in read_text(path).split("\n") if line.strip()]
     else:

@@ -45,7 +45,7 @@ def test_valid_config_passes(write_config, capsys):
         ({"sources": ["prompts", "tweets"]}, "sources.1", "allowed values"),
         ({"actions": {"on_critical": ["explode"]}}, "actions.on_critical.0", "allowed values"),
         ({"prometheus": {"port": 70000}}, "prometheus.port", "too large"),
-        ({"prompts": "builtin:nope"}, "prompts", "unknown built-in set"),
+        ({"prompts": "builtin:nope"}, "prompts", "unknown built-in prompt set"),
         ({"realign": {"dataset": "missing.jsonl"}}, "realign.dataset", "does not exist"),
         ({"realign": {"fallback": ["realign"]}}, "realign.fallback.0", "allowed values"),
     ],

@@ -128,7 +128,7 @@ def test_generation_cadence_is_its_own_after_the_baseline(pack_dir, tmp_path):
         ({"generations": {"time_budget_seconds": 0}}, "generations.time_budget_seconds", "greater than 0"),
         ({"generations": {"max_new_tokens": 0}}, "generations.max_new_tokens", "too small"),
         ({"generations": {"every_n": 5}}, "generations.every_n", "unknown key"),
-        ({"generations": {"prompts": "builtin:nope"}}, "generations.prompts", "unknown built-in set"),
+        ({"generations": {"prompts": "builtin:nope"}}, "generations.prompts", "unknown built-in prompt set"),
         ({"signals": {"persona_direction": {"warn": 1.0, "sources": ["generations"]}}}, "(top level)", "signals.persona_direction.sources names ['generations']"),
     ],
 )
