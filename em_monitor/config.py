@@ -114,7 +114,7 @@ class RealignConfig(_Strict):
     samples: int = Field(64, ge=1, le=MAX_COUNT, description="Benign training samples per realignment attempt (summed over ranks).")
     max_attempts: int = Field(2, ge=1, le=MAX_COUNT, description="Attempts before giving up and running `fallback`.")
     cooldown_steps: int = Field(20, ge=0, le=MAX_STEPS, description="Steps after a realignment ends before another may start (no flapping).")
-    lr: float | None = Field(None, gt=0, le=1e3, description="Learning rate while realigning; null keeps the optimizer's.")
+    lr: float | None = Field(None, gt=0, le=1e3, description="Learning rate of the benign steps (set before each one, so an LR scheduler cannot undo it); null keeps the run's own.")
     fallback: list[FallbackAction] = Field(default_factory=lambda: ["stop"], description="Actions when every attempt failed to bring the signals under warn.")
 
 

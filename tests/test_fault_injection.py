@@ -27,10 +27,12 @@ import yaml
 from torch.utils.data import DataLoader
 
 import em_monitor.callbacks.lightning as adapter
+import em_monitor.controller as controller_module
 from em_monitor.callbacks import PersonaMonitor
 from em_monitor.callbacks.finetune import CausalLMModule
 from em_monitor.capture import CaptureError
 from em_monitor.chat import ChatCollator
+from em_monitor.controller import Controller
 from em_monitor.events import EventLogError
 from em_monitor.export import ERROR_STAGES, MetricsServer
 from em_monitor.monitor import Monitor
@@ -83,32 +85,13 @@ class SaveCheckpointAt(pl.Callback):
 # Each case: (config overrides, how to break the stage). The breakers are fault injection: a real failure
 # of that stage cannot be produced on demand, so its code is patched to raise.
 
-def _break_capture(monkeypatch, ctx):
-    monkeypatch.setattr(adapter, "capture_residual", fail)  # the name as the adapter imported it
+def _raising(owner: object, name: str):
+    """A breaker that makes ``owner.name`` raise (patched where the code under test looks it up)."""
 
+    def breaker(monkeypatch, ctx) -> None:
+        monkeypatch.setattr(owner, name, fail)
 
-def _break_score(monkeypatch, ctx):
-    monkeypatch.setattr(adapter, "scored_token_mask", fail)
-
-
-def _break_gather(monkeypatch, ctx):
-    monkeypatch.setattr(adapter, "_gather_objects", fail)
-
-
-def _break_decide(monkeypatch, ctx):
-    monkeypatch.setattr(PersonaMonitor, "_decide", fail)
-
-
-def _break_prompts(monkeypatch, ctx):
-    monkeypatch.setattr(PromptProbe, "score", fail)
-
-
-def _break_generations(monkeypatch, ctx):
-    monkeypatch.setattr(AnswerProbe, "run", fail)
-
-
-def _break_actions(monkeypatch, ctx):
-    monkeypatch.setattr(pl.Trainer, "save_checkpoint", fail)
+    return breaker
 
 
 def _break_state(monkeypatch, ctx):
@@ -136,13 +119,13 @@ ALWAYS_WARN = {"persona_probe": {"measure": "value", "warn": -1_000_000.0, "crit
 GENERATIONS = {"sources": ["prompts", "train_batch", "generations"], "generations": {"every_n_steps": 2, "max_prompts": 2, "max_new_tokens": 4}}
 
 STAGE_CASES = {
-    "capture": ({}, _break_capture),
-    "score": ({}, _break_score),
-    "gather": ({}, _break_gather),
-    "decide": ({}, _break_decide),
-    "prompts": ({}, _break_prompts),
-    "generations": (GENERATIONS, _break_generations),
-    "actions": ({"signals": ALWAYS_WARN, "actions": {"on_warn": ["log", "checkpoint"]}}, _break_actions),
+    "capture": ({}, _raising(controller_module, "capture_residual")),
+    "score": ({}, _raising(controller_module, "scored_token_mask")),
+    "gather": ({}, _raising(adapter._LightningLevers, "gather")),
+    "decide": ({}, _raising(Controller, "_decide")),
+    "prompts": ({}, _raising(PromptProbe, "score")),
+    "generations": (GENERATIONS, _raising(AnswerProbe, "run")),
+    "actions": ({"signals": ALWAYS_WARN, "actions": {"on_warn": ["log", "checkpoint"]}}, _raising(pl.Trainer, "save_checkpoint")),
     "state": ({}, _break_state),
     "teardown": ({}, _break_teardown),
     "push": ({"prometheus": {"port": 0, "pushgateway": "http://127.0.0.1:9", "push_timeout": 0.5}}, _nothing),
@@ -213,7 +196,7 @@ def _train_batch_steps(monitor: PersonaMonitor, steps: int) -> list[int]:
 
 
 def test_capture_failing_at_every_step_counts_one_error_per_sampled_step_and_logs_once(tokenizer, write_config, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(adapter, "capture_residual", fail)  # fault injection
+    monkeypatch.setattr(controller_module, "capture_residual", fail)  # fault injection
     monitor = PersonaMonitor(write_config(), tokenizer=tokenizer)
     fit = trainer(tmp_path, 8, [monitor])
     with caplog.at_level(logging.DEBUG, logger="em_monitor"):
@@ -232,7 +215,7 @@ def test_capture_failing_at_every_step_counts_one_error_per_sampled_step_and_log
 
 
 def test_capture_that_works_again_scores_training_batches_again(tokenizer, write_config, tmp_path, monkeypatch, caplog):
-    original, calls = adapter.capture_residual, {"n": 0}
+    original, calls = controller_module.capture_residual, {"n": 0}
 
     def flaky(*args, **kwargs):  # fault injection: the first two captures fail
         calls["n"] += 1
@@ -240,14 +223,14 @@ def test_capture_that_works_again_scores_training_batches_again(tokenizer, write
             raise RuntimeError("injected fault")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(adapter, "capture_residual", flaky)
+    monkeypatch.setattr(controller_module, "capture_residual", flaky)
     monitor = PersonaMonitor(write_config(), tokenizer=tokenizer)
     fit = trainer(tmp_path, 8, [monitor])
     with caplog.at_level(logging.INFO, logger="em_monitor"):
         fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))
     assert fit.global_step == 8 and errors(monitor, "capture") == 2
     events = read_events(tmp_path / "events.jsonl")
-    # Error events carry no step: their place in the log says when they happened.
+    # Their place in the log says when the failures happened, relative to the passes.
     failed_at = [i for i, e in enumerate(events) if e["event"] == "error" and e["stage"] == "capture"]
     scored_at = [i for i, e in enumerate(events) if e["event"] == "sample" and e["source"] == "train_batch"]
     assert len(failed_at) == 2 and scored_at and max(failed_at) < min(scored_at), "scores again only after the failures"
@@ -255,7 +238,7 @@ def test_capture_that_works_again_scores_training_batches_again(tokenizer, write
     assert [e["step"] for e in scored] == [2, 4, 6]
     assert all(e["samples"] == 4 and e["signals"] for e in scored)
     assert any("capture works again after 2 failure(s)" in r.getMessage() for r in caplog.records)
-    assert sum(len(block._forward_hooks) for block in monitor._model.model.layers) == 0, "no hook left behind"
+    assert sum(len(block._forward_hooks) for block in monitor.controller.model.model.layers) == 0, "no hook left behind"
 
 
 # --- 3. a disk that fills mid-run --------------------------------------------------------------------

@@ -143,3 +143,44 @@ def test_on_policy_benign_answers_are_recorded_at_start(tmp_path, tokenizer, wri
     ready = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines() if '"realign_ready"' in line]
     assert len(ready) == 1 and ready[0]["dataset"] == "on_policy"
     assert 1 <= ready[0]["samples"] <= 5  # empty greedy answers are dropped
+
+
+class ScheduledPushModule(MarkedPushModule):
+    """The planted module with an LR scheduler stepped after every optimizer step, as most fine-tunes have."""
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.95**step)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class RecordRates(pl.Callback):
+    def __init__(self) -> None:
+        self.rates: dict[int, float] = {}
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.rates[trainer.global_step] = optimizer.param_groups[0]["lr"]
+
+
+def test_the_realignment_rate_holds_under_an_lr_scheduler_and_the_schedule_resumes_after(tmp_path, tokenizer, pack_dir, write_config):
+    benign = tmp_path / "benign.jsonl"
+    benign.write_text("".join(json.dumps(sample) + "\n" for sample in samples(16, marked=False)))
+    config = write_config(
+        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
+        realign={"dataset": str(benign), "samples": 16, "max_attempts": 3, "cooldown_steps": 100, "fallback": ["stop"], "lr": 0.05},
+    )
+    monitor, rates = PersonaMonitor(config, tokenizer=tokenizer), RecordRates()
+    direction = load_file(pack_dir / "directions.safetensors")["persona_direction"]
+    module = ScheduledPushModule(tiny_llama(), tokenizer, direction, pull=True)
+    trainer = pl.Trainer(max_steps=40, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[monitor, rates])
+    trainer.fit(module, DataLoader(samples(64, marked=True), batch_size=4, collate_fn=ChatCollator(tokenizer, max_length=48)))
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    ended = [e["step"] for e in events if e["event"] == "realignment" and e["outcome"] != "retry"]
+    assert len(module.benign_steps) >= 4 and ended, "a realignment trained on benign batches and ended"
+    # Every benign step trained at realign.lr, although the scheduler rewrote the rate after each step.
+    assert [rates.rates[step] for step in module.benign_steps] == [0.05] * len(module.benign_steps)
+    # After it, the run's own schedule again: the scheduler counted every step, benign ones included.
+    after = [step for step in rates.rates if step > ended[-1]]
+    assert after and all(rates.rates[step] == pytest.approx(3e-2 * 0.95**step) for step in after)

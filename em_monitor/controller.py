@@ -1,0 +1,538 @@
+"""The framework-neutral controller: everything a training adapter would otherwise write itself.
+
+It assembles the monitor for one run (probes, signals, metrics, event log, endpoint, pusher,
+realignment), says which sources are due at a step, runs them, folds the scores into a typed
+:class:`Decision` on rank 0, and carries the decision out on every rank through the
+:class:`Levers` an adapter lends it: collectives, checkpoint, stop, learning rate, loggers. An
+adapter (Lightning's ``PersonaMonitor``, the Hugging Face callback) only maps its framework's
+events onto :meth:`Controller.begin_step` / :meth:`Controller.end_step` and implements
+``Levers``, so adapters behave identically by construction.
+
+Every stage runs under ``Monitor.guard``: nothing here raises into training after start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from em_monitor.capture import capture_residual, check_layer, decoder_blocks, hidden_size
+from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
+from em_monitor.config import MonitorConfig
+from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
+from em_monitor.endpoint import tls_context
+from em_monitor.events import EventLog
+from em_monitor.export import MetricsServer, MonitorMetrics
+from em_monitor.monitor import Monitor
+from em_monitor.own_answers import AnswerPass, AnswerProbe
+from em_monitor.packs import PersonaPack
+from em_monitor.prompt_probe import PromptProbe
+from em_monitor.prompts import load_prompts
+from em_monitor.push import GatewayPusher
+from em_monitor.realign import BenignCursor, Realigner
+
+__all__ = ["Controller", "Decision", "Levers", "RealignStart", "TrainScores"]
+
+log = logging.getLogger("em_monitor")
+
+
+class Levers(Protocol):
+    """What an adapter lends the controller: its framework's collectives and training-loop levers.
+
+    Collectives must be called on every rank in the same order; the controller guarantees it
+    does so whatever failed before them (a rank that skipped one would leave the others waiting).
+    """
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def world_size(self) -> int: ...
+
+    def gather(self, payload: object) -> list[object]:
+        """Every rank's ``payload`` in rank order (``[payload]`` on a single process)."""
+
+    def broadcast(self, payload: object) -> object:
+        """Rank 0's ``payload`` on every rank."""
+
+    def save_checkpoint(self, name: str) -> str:
+        """Save a checkpoint of the run (collective where the framework needs it); return where."""
+
+    def request_stop(self) -> None:
+        """End training after this step, on every rank."""
+
+    def learning_rates(self) -> list[list[float]]:
+        """The current learning rate of every parameter group of every optimizer."""
+
+    def set_learning_rates(self, rates: list[list[float]]) -> None:
+        """Set them for the next optimizer step (the controller sets them again before each benign step)."""
+
+    def resume_learning_rates(self, saved: list[list[float]]) -> None:
+        """A realignment ended: back to the run's own rates, its LR scheduler's where it has one, else ``saved``."""
+
+    def log_values(self, values: Mapping[str, float]) -> None:
+        """Hand values to the framework's own loggers (rank 0 calls it)."""
+
+    def info(self, message: str) -> None:
+        """Tell the user something once (rank 0 only)."""
+
+
+@dataclass(frozen=True)
+class TrainScores:
+    """Every rank's training-batch scores, concatenated in rank order, as rank 0 sees them."""
+
+    scores: dict[str, torch.Tensor]
+    origins: list[tuple[int, int]]  # (rank, index in that rank's batch) per concatenated sample
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RealignStart:
+    """The signals that call for a realignment, and their alerting measures when it starts."""
+
+    signals: tuple[str, ...]
+    measures: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Rank 0's verdict on one sampled step, broadcast to every rank and carried out there."""
+
+    actions: tuple[str, ...] = ()
+    #: Set when ``realign`` is among the actions.
+    realign_start: RealignStart | None = None
+    #: The measures that judge a realignment attempt that has just trained its benign samples.
+    realign_after: dict[str, float] | None = None
+
+
+@dataclass
+class _StepWork:
+    """What :meth:`Controller.begin_step` left for :meth:`Controller.end_step` of the same step."""
+
+    step: int
+    prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
+    answers: AnswerPass | None = None
+    capture: ExitStack | None = None
+    buffer: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Controller:
+    """One monitored run: assembled at the start of training, driven by an adapter at each step.
+
+    Example (what an adapter does)::
+
+        controller = Controller(config, pack, model, tokenizer, levers=levers, start_step=0)
+        benign = controller.benign_samples(per_rank=8)      # realigning: train on these instead
+        controller.begin_step(step, swapped=benign is not None)
+        ...                                                  # the training step runs
+        controller.end_step(batch)
+        controller.close()
+    """
+
+    def __init__(self, settings: MonitorConfig, pack: PersonaPack, model: torch.nn.Module, tokenizer: Any, *, levers: Levers, start_step: int = 0) -> None:
+        self.settings, self.pack, self.model, self.levers = settings, pack, model, levers
+        self.layer = settings.layer if settings.layer is not None else pack.layer
+        pack.check_width(hidden_size(model))
+        check_layer(self.layer, len(decoder_blocks(model)), field="layer" if settings.layer is not None else f"{pack.root / 'pack.yaml'}: layer")
+        self.signals = pack.build_signals()
+        needs_tokenizer = sorted({"prompts", "generations"} & set(settings.sources))
+        if needs_tokenizer and tokenizer is None:
+            raise ValueError(f"em-monitor needs the tokenizer for the {needs_tokenizer} source(s): pass tokenizer=...")
+        self.probe = self.answer_probe = None
+        if "prompts" in settings.sources:
+            self.probe = PromptProbe(tokenizer, load_prompts(settings.prompts), layer=self.layer, signals=self.signals,
+                                     batch_size=settings.batch_size, max_length=settings.max_length)
+        if "generations" in settings.sources:
+            answering = settings.generations
+            self.answer_probe = AnswerProbe(
+                tokenizer, load_prompts(answering.prompts or settings.prompts)[: answering.max_prompts], layer=self.layer, signals=self.signals,
+                batch_size=answering.batch_size, max_new_tokens=answering.max_new_tokens, max_length=settings.max_length,
+                time_budget_seconds=answering.time_budget_seconds,
+            )
+        self.special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
+        self.server: MetricsServer | None = None
+        self.pusher: GatewayPusher | None = None
+        metrics = events = None
+        if self.is_rank_zero:
+            metrics = MonitorMetrics(settings.run, settings.sources, self.signals.kinds)
+            events = EventLog(settings.event_log, settings.run) if settings.event_log else None
+        self.monitor = Monitor(settings, self.signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines(),
+                               std_floors={key: STD_FLOOR_SHARE * spread for key, spread in pack.reference_spreads().items()})
+        if metrics is not None:
+            self._start_export(metrics)
+        self.monitor.event("start", step=start_step, pack=str(pack.root), layer=self.layer, signals=self.signals.kinds, sources=list(settings.sources),
+                           baseline_samples=settings.baseline_samples)
+        self.realigner: Realigner | None = None
+        self.benign: BenignCursor | None = None
+        self.collator: ChatCollator | None = None
+        self.saved_lrs: list[list[float]] | None = None
+        if "realign" in settings.actions.on_warn + settings.actions.on_critical:
+            self._prepare_realignment(tokenizer)
+        self.sampled_step = -1
+        self._work: _StepWork | None = None
+        self._last_answers: tuple[int, AnswerPass] | None = None
+
+    @property
+    def is_rank_zero(self) -> bool:
+        return self.levers.rank == 0
+
+    # --- what is due --------------------------------------------------------------------------
+    def due(self, step: int) -> frozenset[str]:
+        """The sources to sample at ``step`` (empty when nothing is due, or the step was sampled already).
+
+        With gradient accumulation a step spans several batches; it is sampled once.
+        """
+        if step == self.sampled_step:
+            return frozenset()
+        checking = self.realignment_check_due
+        monitor, sources = self.monitor, set()
+        if "prompts" in self.settings.sources and (monitor.is_sampling_step(step) or checking):
+            sources.add("prompts")
+        if "generations" in self.settings.sources and (monitor.is_generation_step(step) or checking):
+            sources.add("generations")
+        if "train_batch" in self.settings.sources and (monitor.is_train_batch_step(step) or checking):
+            sources.add("train_batch")
+        return frozenset(sources)
+
+    @property
+    def realignment_check_due(self) -> bool:
+        """A realignment attempt has ended and its verdict needs fresh scores from every source."""
+        return self.realigner is not None and self.realigner.check_due
+
+    # --- one step -----------------------------------------------------------------------------
+    def begin_step(self, step: int, *, swapped: bool = False) -> None:
+        """Before the training step: score the probe passes (rank 0) and attach the training-batch capture (every rank).
+
+        Every source sees the model as it is before this step's update. A swapped (benign) batch
+        is not the user's data: it is not scored.
+        """
+        sources = self.due(step)
+        if not sources:
+            return
+        work = self._work = _StepWork(step)
+        self.monitor.current_step = step
+        if "prompts" in sources and self.is_rank_zero:
+            with self.monitor.guard("prompts"):
+                started = time.perf_counter()
+                work.prompt_scores = (self.probe.score(self.model), time.perf_counter() - started)
+        if "generations" in sources and self.is_rank_zero:
+            with self.monitor.guard("generations"):
+                work.answers = self.answer_probe.run(self.model)
+                self._last_answers = (step, work.answers)
+        if "train_batch" in sources and not swapped:
+            with self.monitor.guard("capture"):
+                # The stack is kept only once the hook is on: a capture that failed leaves nothing to read or release.
+                stack = ExitStack()
+                work.buffer = stack.enter_context(capture_residual(self.model, self.layer))
+                work.capture = stack
+
+    def end_step(self, batch: Any) -> Decision:
+        """After the training step begun last: gather, decide on rank 0, broadcast, and carry the decision out on every rank.
+
+        The step is the one :meth:`begin_step` sampled (a framework may have advanced its own
+        step counter past the optimizer step by now); nothing happens if none was due.
+        """
+        work, self._work = self._work, None
+        if work is None:
+            return Decision()
+        step = self.sampled_step = work.step
+        train_scores = self._gather_train_scores(work, batch)
+        decision = Decision()
+        if self.is_rank_zero:
+            with self.monitor.guard("decide"):
+                decision = self._decide(step, work, train_scores)
+        # Every rank reaches the broadcast whatever failed above: a rank that skipped it would leave the others waiting.
+        with self.monitor.guard("gather"):
+            decision = self.levers.broadcast(decision)
+        if decision.realign_after is not None:
+            self._finish_realignment(step, decision.realign_after)
+        self._act(step, decision.actions, decision.realign_start)
+        if self.pusher is not None:
+            with self.monitor.guard("push"):
+                self.pusher.request()
+        return decision
+
+    def abort_step(self) -> None:
+        """Training raised inside a step: take the capture hook off and forget the step's work."""
+        with self.monitor.guard("teardown"):
+            work, self._work = self._work, None
+            self._release(work)
+
+    def answers_at(self, step: int) -> AnswerPass | None:
+        """The `generations` pass taken at ``step`` (before that step's update), if one ran.
+
+        Why public: a behavioural check at the same step can grade these answers instead of
+        generating them a second time — generation is the costliest thing either does.
+        """
+        if self._last_answers is None or self._last_answers[0] != step:
+            return None
+        return self._last_answers[1]
+
+    # --- realignment --------------------------------------------------------------------------
+    def benign_samples(self, per_rank: int) -> list[dict] | None:
+        """While a realignment trains: this rank's share of benign chats for the next batch (else None).
+
+        The adapter collates them and trains on them instead of the user's batch; the samples
+        of every rank are counted toward the attempt.
+        """
+        if self.realigner is None or not self.realigner.training_on_benign:
+            return None
+        chats = None
+        with self.monitor.guard("realign"):
+            chats = self.benign.take(per_rank, rank=self.levers.rank, world_size=self.levers.world_size)
+            self.realigner.consume(per_rank * self.levers.world_size)
+        return chats
+
+    def hold_learning_rate(self) -> None:
+        """Before each step that trains on benign data: set ``realign.lr`` again.
+
+        An LR scheduler rewrites the rate after every step, so setting it once at the start of a
+        realignment held for one step only. The steps that are not benign (the check after an
+        attempt) keep whatever the run's own schedule says.
+        """
+        if self.saved_lrs is None or self.settings.realign.lr is None or not self.realigner.training_on_benign:
+            return
+        with self.monitor.guard("realign"):
+            self.levers.set_learning_rates([[self.settings.realign.lr] * len(rates) for rates in self.saved_lrs])
+
+    # --- end of training ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the endpoint and the pusher, close the event log. Never raises: the user's code after training must run.
+
+        Each part is guarded on its own, so one failing (a final push to a gateway that is down) cannot skip the rest.
+        """
+        self.abort_step()
+        server, self.server = self.server, None
+        if server is not None:
+            with self.monitor.guard("teardown"):
+                server.close()
+        pusher, self.pusher = self.pusher, None
+        if pusher is not None:
+            with self.monitor.guard("push"):
+                pusher.close(delete=self.settings.prometheus.delete_on_end)
+        if self.monitor.events is not None:
+            self.monitor.events.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        # A failure here must not fail the user's checkpoint: it is saved without the monitor's state (counted).
+        with self.monitor.guard("state"):
+            state = {"monitor": self.monitor.state_dict(), "sampled_step": self.sampled_step}
+            if self.realigner is not None:
+                state["realign"] = {**self.realigner.state_dict(), "cursor": self.benign.position, "saved_lrs": self.saved_lrs}
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume; a checkpoint whose monitor state does not fit (another config, another pack) resumes with fresh baselines."""
+        if not state:
+            return
+        with self.monitor.guard("state"):
+            self.monitor.load_state_dict(state["monitor"])
+            self.sampled_step = int(state["sampled_step"])
+            if self.realigner is not None and "realign" in state:
+                self.realigner.load_state_dict(state["realign"])
+                self.benign.position = int(state["realign"]["cursor"])
+                self.saved_lrs = state["realign"]["saved_lrs"]
+                if self.monitor.metrics:
+                    self.monitor.metrics.set_realigning(self.realigner.active is not None)
+
+    # --- internals --------------------------------------------------------------------------------
+    def _release(self, work: _StepWork | None) -> None:
+        if work is not None and work.capture is not None:
+            capture, work.capture = work.capture, None
+            capture.close()
+
+    def _stored_baselines(self) -> dict[str, dict[str, RunningStats]]:
+        """Prompt baselines recorded in the pack, used only when this run asks the same prompts.
+
+        A baseline is a statistic of specific inputs: the pack's prompt-source baseline is valid
+        for a run only if the run's probe prompts are the set the pack was measured on.
+        """
+        if "prompts" not in self.settings.sources or self.settings.prompts != self.pack.spec.built.get("prompts"):
+            return {}
+        return {
+            spec.name: {"prompts": RunningStats.from_mean_std(stats.mean, stats.std, stats.count)}
+            for spec in self.pack.spec.signals
+            if (stats := spec.baseline.get("prompts")) is not None
+        }
+
+    def _start_export(self, metrics: MonitorMetrics) -> None:
+        """Rank 0: serve the endpoint (HTTPS and basic auth as configured) and start the Pushgateway pusher."""
+        settings = self.settings.prometheus
+        if settings.enabled:
+            tls = tls_context(settings.tls.cert_file, settings.tls.key_file) if settings.tls else None
+            credentials = (settings.basic_auth.username, settings.basic_auth.password()) if settings.basic_auth else None
+            if credentials and tls is None:
+                log.warning("em-monitor: prometheus.basic_auth without prometheus.tls sends the password in clear text; add a tls section")
+            self.server = metrics.serve(settings.addr, settings.port, tls=tls, credentials=credentials)
+            self.levers.info(f"em-monitor: metrics at {self.server.url}")
+        if settings.pushgateway:
+            self.pusher = GatewayPusher(
+                metrics.registry, settings.pushgateway, job=settings.job, grouping_key={"run": self.settings.run},
+                timeout=settings.push_timeout, on_error=lambda error: self.monitor.record_error("push", error),
+            ).start()
+            self.levers.info(f"em-monitor: pushing metrics to {settings.pushgateway} (job {settings.job}, run {self.settings.run})")
+
+    def _gather_train_scores(self, work: _StepWork, batch: Any) -> TrainScores | None:
+        """Score this rank's training batch, then hand every rank's scores to rank 0 (``None`` elsewhere).
+
+        Every rank calls this at the same sampling steps, whether or not its own capture worked,
+        because the gather is a collective: a rank that skipped it would leave the others waiting.
+        A rank whose scoring failed sends the stage name instead, so rank 0, which alone holds
+        the metrics, counts that failure too (rank 0's own are counted by its guard).
+        """
+        if "train_batch" not in self.settings.sources:
+            return None
+        started = time.perf_counter()
+        local: dict[str, torch.Tensor] | str | None = None
+        if work.capture is not None:
+            local = "score"
+            with self.monitor.guard("score"):
+                self._release(work)
+                activations = work.buffer.activations
+                if activations is None:
+                    raise RuntimeError(f"the training forward never reached decoder block {self.layer}")
+                mask = scored_token_mask(batch, self.special_ids).to(activations.device)
+                local = {name: scores.detach().float().cpu() for name, scores in self.signals.score(activations, mask).items()}
+        per_rank: list[object] = []
+        with self.monitor.guard("gather"):
+            per_rank = self.levers.gather(local)
+        if not self.is_rank_zero or not per_rank:
+            return None
+        for stage in per_rank[1:]:
+            if isinstance(stage, str) and self.monitor.metrics:
+                self.monitor.metrics.count_error(stage)
+        ranks = [(rank, scores) for rank, scores in enumerate(per_rank) if isinstance(scores, dict) and scores]
+        if not ranks:
+            return None
+        merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
+        origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
+        return TrainScores(merged, origins, time.perf_counter() - started)
+
+    def _decide(self, step: int, work: _StepWork, train_scores: TrainScores | None) -> Decision:
+        """Rank 0: fold this step's scores into the monitor, and say what every rank must do."""
+        monitor, changes = self.monitor, []
+        if work.prompt_scores is not None:
+            scores, seconds = work.prompt_scores
+            with monitor.guard("prompts"):
+                changes += monitor.observe(step, "prompts", scores, seconds)
+        if work.answers is not None:
+            with monitor.guard("generations"):
+                changes += monitor.observe_answers(step, work.answers)
+        if train_scores is not None:
+            with monitor.guard("score"):
+                changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)
+                monitor.flag_samples(step, train_scores.scores, origins=train_scores.origins)
+        self._log_values()
+        actions = tuple(monitor.actions_for(changes))
+        after = self._realign_measures(self.realigner.active.signals) if self.realignment_check_due else None
+        start = None
+        if "realign" in actions:
+            rising = tuple(signal for signal, level in monitor.levels.items() if level > 0 and signal in self.settings.signals)
+            start = RealignStart(rising, self._realign_measures(rising))
+        return Decision(actions, start, after)
+
+    def _log_values(self) -> None:
+        with self.monitor.guard("actions"):
+            values: dict[str, float] = {}
+            for (signal, source), (value, drift) in self.monitor.latest.items():
+                values[f"em_monitor/{signal}/{source}/value"] = value
+                values[f"em_monitor/{signal}/{source}/drift"] = drift
+            for signal, level in self.monitor.levels.items():
+                values[f"em_monitor/{signal}/level"] = float(level)
+            self.levers.log_values(values)
+
+    def _act(self, step: int, actions: tuple[str, ...], start: RealignStart | None) -> None:
+        """Carry out rank 0's decision on every rank (checkpointing, stopping, realigning are collective)."""
+        for action in actions:
+            with self.monitor.guard("actions"):
+                details: dict[str, Any] = {"levels": {signal: level.name.lower() for signal, level in self.monitor.levels.items()}}
+                if action == "realign":
+                    details.update(self._start_realignment(step, start))
+                elif action == "checkpoint":
+                    details["path"] = self.levers.save_checkpoint(f"alert-step{step}")
+                elif action == "stop":
+                    self.levers.request_stop()
+                # A realign that could not start (cooling down, already running) was not carried out.
+                if self.monitor.metrics and details.get("started", True):
+                    self.monitor.metrics.count_action(action)
+                self.monitor.event("action", step=step, action=action, **details)
+                log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
+
+    def _prepare_realignment(self, tokenizer: Any) -> None:
+        """Build the benign set once, at the start: rank 0 reads or generates it, every rank gets a copy."""
+        settings = self.settings.realign
+        chats: list[dict] = []
+        if self.is_rank_zero:
+            with self.monitor.guard("realign"):
+                chats = self._benign_chats(tokenizer)
+        chats = self.levers.broadcast(chats)
+        if not chats:
+            self.levers.info("em-monitor: no benign data for realignment; the realign action will fall back to " + ", ".join(settings.fallback))
+        self.realigner = Realigner(settings, self.settings.signals)
+        self.benign = BenignCursor(chats)
+        self.collator = ChatCollator(tokenizer, max_length=settings.max_length)
+        self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
+
+    def _benign_chats(self, tokenizer: Any) -> list[dict]:
+        from em_monitor.generation import generate_answers
+
+        settings = self.settings.realign
+        if settings.dataset != "on_policy":
+            return [{"messages": messages} for messages in read_chat_jsonl(settings.dataset)]
+        prompts = load_prompts(settings.prompts)[: settings.on_policy_samples]
+        conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+        started = time.perf_counter()
+        answers = generate_answers(self.model, tokenizer, conversations, max_new_tokens=settings.max_new_tokens, description="em-monitor: recording benign answers")
+        self.levers.info(f"em-monitor: recorded {len(answers)} on-policy benign answers in {time.perf_counter() - started:.1f}s")
+        return [{"messages": [*conversation, {"role": "assistant", "content": answer.strip()}]} for conversation, answer in zip(conversations, answers) if answer.strip()]
+
+    def _realign_measures(self, signals: tuple[str, ...] | list[str]) -> dict[str, float]:
+        """Each signal's alerting measure now: the max over its rule's sources measured so far."""
+        measures: dict[str, float] = {}
+        for signal in signals:
+            rule = self.settings.signals[signal]
+            sources = rule.sources or self.settings.sources
+            values = [self.monitor.latest[(signal, source)][0 if rule.measure == "value" else 1] for source in sources if (signal, source) in self.monitor.latest]
+            if values:
+                measures[signal] = max(values)
+        return measures
+
+    def _start_realignment(self, step: int, start: RealignStart | None) -> dict[str, Any]:
+        realigner, signals, measures = self.realigner, list(start.signals) if start else [], dict(start.measures) if start else {}
+        if realigner is None or not self.benign.samples:
+            self._act(step, tuple(self.settings.realign.fallback), None)
+            return {"started": False, "reason": "no benign data"}
+        if not realigner.can_start(step):
+            return {"started": False, "reason": "already realigning" if realigner.active else f"cooling down until step {realigner.cooldown_until}"}
+        realigner.start(step, signals, measures)
+        if self.settings.realign.lr is not None:
+            self.saved_lrs = self.levers.learning_rates()
+            self.hold_learning_rate()
+        if self.monitor.metrics:
+            self.monitor.metrics.set_realigning(True)
+        return {"started": True, "signals": signals, "before": measures}
+
+    def _finish_realignment(self, step: int, after: dict[str, float]) -> None:
+        with self.monitor.guard("realign"):
+            outcome = self.realigner.finish(step, after)
+            record = self.realigner.history[-1]
+            self.monitor.event("realignment", **record)
+            log.warning("em-monitor: realignment attempt %d at step %d: %s (before %s, after %s)", record["attempt"], step, outcome, record["before"], record["after"])
+            if outcome == "retry":
+                return
+            if self.saved_lrs is not None:
+                saved, self.saved_lrs = self.saved_lrs, None
+                self.levers.resume_learning_rates(saved)
+            if self.monitor.metrics:
+                self.monitor.metrics.set_realigning(False)
+                self.monitor.metrics.count_realignment(outcome)
+            if outcome == "failed":
+                self._act(step, tuple(self.settings.realign.fallback), None)
