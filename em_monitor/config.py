@@ -125,7 +125,7 @@ class GenerationsConfig(_Strict):
     keep it from dominating the step time (FINDINGS: it is also where the signal is strongest).
     """
 
-    every_n_steps: int = Field(50, ge=1, le=MAX_STEPS, description="Generate and score answers every N optimizer steps (a multiple of the top-level every_n_steps), and at every step until the baseline is complete.")
+    every_n_steps: int = Field(50, ge=1, le=MAX_STEPS, description="Generate and score answers every N optimizer steps (any N: each source keeps its own cadence), and at every step until the baseline is complete.")
     prompts: PlainText | None = Field(None, description="Prompts to answer: `builtin:eval` or a file; null = the top-level `prompts`.")
     max_prompts: int = Field(16, ge=1, le=MAX_COUNT, description="Answer the first N of those prompts.")
     max_new_tokens: int = Field(32, ge=1, le=MAX_TOKENS, description="Answer length limit in tokens (greedy decoding).")
@@ -356,12 +356,8 @@ def _resolve_prometheus(settings: PrometheusConfig, base_dir: Path, problems: li
 
 
 def _resolve_generations(config: MonitorConfig, base_dir: Path, problems: list[tuple[str, str]]) -> GenerationsConfig:
-    """Resolve the answered prompts; check, when the source is on, that its cadence meets sampling steps."""
+    """Resolve the answered prompts (the controller meets any cadence: no step has to be a sampling step)."""
     settings = config.generations
-    if "generations" in config.sources and settings.every_n_steps % config.every_n_steps:
-        # The adapters only act at sampling steps, so any other step would silently never come.
-        below = max(config.every_n_steps, settings.every_n_steps // config.every_n_steps * config.every_n_steps)
-        problems.append(("generations.every_n_steps", f"{settings.every_n_steps} is not a multiple of every_n_steps ({config.every_n_steps}); set it to {below} or {below + config.every_n_steps}"))
     if settings.prompts is None:
         return settings
     return settings.model_copy(update={"prompts": _resolve_prompts(settings.prompts, "generations.prompts", base_dir, problems)})

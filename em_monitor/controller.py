@@ -464,7 +464,8 @@ class Controller:
                 if self.monitor.metrics and details.get("started", True):
                     self.monitor.metrics.count_action(action)
                 self.monitor.event("action", step=step, action=action, **details)
-                log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
+                if self.is_rank_zero:  # every rank carries the action out; one says so
+                    log.warning("em-monitor: %s at step %d (levels: %s)", action, step, details["levels"])
 
     def _prepare_realignment(self, tokenizer: Any) -> None:
         """Build the benign set once, at the start: rank 0 reads or generates it, every rank gets a copy."""
@@ -525,7 +526,8 @@ class Controller:
             outcome = self.realigner.finish(step, after)
             record = self.realigner.history[-1]
             self.monitor.event("realignment", **record)
-            log.warning("em-monitor: realignment attempt %d at step %d: %s (before %s, after %s)", record["attempt"], step, outcome, record["before"], record["after"])
+            if self.is_rank_zero:
+                log.warning("em-monitor: realignment attempt %d at step %d: %s (before %s, after %s)", record["attempt"], step, outcome, record["before"], record["after"])
             if outcome == "retry":
                 return
             if self.saved_lrs is not None:

@@ -124,7 +124,6 @@ def test_generation_cadence_is_its_own_after_the_baseline(pack_dir, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "field", "hint"),
     [
-        ({"sources": ["generations"], "every_n_steps": 4, "generations": {"every_n_steps": 10}}, "generations.every_n_steps", "not a multiple of every_n_steps (4); set it to 8 or 12"),
         ({"generations": {"time_budget_seconds": 0}}, "generations.time_budget_seconds", "greater than 0"),
         ({"generations": {"max_new_tokens": 0}}, "generations.max_new_tokens", "too small"),
         ({"generations": {"every_n": 5}}, "generations.every_n", "unknown key"),
@@ -138,8 +137,8 @@ def test_bad_generations_config_names_the_field(write_config, overrides, field, 
     assert any(path == field and hint in message for path, message in caught.value.problems), caught.value.problems
 
 
-def test_generations_is_opt_in_and_its_cadence_is_checked_only_when_on(write_config):
-    config = load_config(write_config(every_n_steps=7))  # 50, the default, is no multiple of 7: fine while unused
+def test_generations_is_opt_in(write_config):
+    config = load_config(write_config(every_n_steps=7))
     assert config.sources == ["prompts", "train_batch"] and config.generations.every_n_steps == 50
 
 
@@ -195,6 +194,15 @@ def test_fit_generates_at_its_cadence_exports_and_restores_the_model(tokenizer, 
     # Generating switched nothing off: train mode and no leftover hook at every step, generation steps included.
     assert [step for step, _, _ in watch.seen] == list(range(9))
     assert all(training and hooks == 0 for _, training, hooks in watch.seen)
+
+
+def test_generations_keep_a_cadence_that_is_no_multiple_of_the_probe_passes(tokenizer, write_config, tmp_path):
+    # The controller asks each source whether it is due: a generations step need not be a sampling step.
+    config = write_config(every_n_steps=4, sources=["prompts", "generations"], generations={"every_n_steps": 3, "max_new_tokens": 4})
+    monitor, trainer = fit(tmp_path, tokenizer, config, 8)
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["step"] for e in events if e["event"] == "answers"] == [0, 1, 3, 6]
+    assert [e["step"] for e in events if e["event"] == "sample" and e["source"] == "prompts"] == [0, 1, 4]
 
 
 def test_a_failure_inside_generation_is_counted_and_training_completes(tokenizer, write_config, tmp_path, monkeypatch):

@@ -51,7 +51,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=argtypes.positive, default=5e-5)
     parser.add_argument("--every-n-steps", type=argtypes.count, default=5, help="optimizer steps between the monitor's passes over probe prompts and training batches")
     parser.add_argument("--train-batch-every", type=argtypes.count, default=1, help="optimizer steps between scorings of the training batch (nearly free: it reuses the training forward), for the per-sample flags")
-    parser.add_argument("--generations-every", type=argtypes.count, default=10, help="optimizer steps between passes over the model's own answers (a multiple of --every-n-steps)")
+    parser.add_argument("--generations-every", type=argtypes.count, default=10, help="optimizer steps between passes over the model's own answers")
     parser.add_argument("--no-realign", action="store_true", help="alert and checkpoint only; never realign")
     parser.add_argument("--realign-samples", type=argtypes.count, default=32, help="benign samples per realignment attempt (up to 4 attempts)")
     parser.add_argument("--port", type=argtypes.port, default=9464, help="metrics port on 127.0.0.1 (0 = any free port)")
