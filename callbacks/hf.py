@@ -33,8 +33,9 @@ class _TrainerLevers:
 
     def __init__(self, args: TrainingArguments, optimizer_of: Any) -> None:
         self.args, self.optimizer_of = args, optimizer_of
-        #: The TrainerControl of the hook being served: the Trainer hands a fresh one to each hook.
+        #: The TrainerControl and TrainerState of the hook being served (the Trainer may replace them between hooks).
         self.control: TrainerControl | None = None
+        self.state: TrainerState | None = None
         #: Values for the Trainer's own log, merged into the next ``on_log``.
         self.pending_logs: dict[str, float] = {}
 
@@ -66,7 +67,7 @@ class _TrainerLevers:
     def save_checkpoint(self, name: str) -> str:
         # The Trainer saves at the end of this step, in its own layout (and with the monitor's state).
         self.control.should_save = True
-        return str(Path(self.args.output_dir) / "checkpoint-<this step>")
+        return str(Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}")
 
     def request_stop(self) -> None:
         self.control.should_training_stop = True
@@ -157,20 +158,20 @@ class PersonaMonitorCallback(TrainerCallback):
                              "Trainer callback cannot do); use log, checkpoint and stop, or the Lightning PersonaMonitor")
         tokenizer = self.tokenizer if self.tokenizer is not None else processing_class
         self._levers = _TrainerLevers(args, lambda: optimizer)
-        self._levers.control = control
+        self._levers.control, self._levers.state = control, state
         self.controller = Controller(settings, pack, model, tokenizer, levers=self._levers, start_step=state.global_step)
         self._hook = model.register_forward_pre_hook(_keep_inputs(self._inputs), with_kwargs=True)
 
     def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self.controller is None:
             return
-        self._levers.control = control
+        self._levers.control, self._levers.state = control, state
         self.controller.begin_step(state.global_step)
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self.controller is None:
             return
-        self._levers.control = control
+        self._levers.control, self._levers.state = control, state
         self.controller.end_step(self._inputs)
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict | None = None, **kwargs: Any) -> None:

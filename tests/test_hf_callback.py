@@ -100,3 +100,11 @@ def test_realign_is_refused_at_start_naming_the_fix(tokenizer, write_config, tmp
     config = write_config(actions={"on_critical": ["realign"]})
     with pytest.raises(ValueError, match="`realign` is not supported with PersonaMonitorCallback yet"):
         train(tmp_path, tokenizer, [PersonaMonitorCallback(config, tokenizer=tokenizer)], 3)
+
+
+def test_checkpoint_action_saves_through_the_trainer(tokenizer, write_config, tmp_path):
+    config = write_config(signals={"persona_probe": {"measure": "value", "warn": -1e6, "critical": 1e6}}, actions={"on_warn": ["checkpoint"]})
+    train(tmp_path, tokenizer, [PersonaMonitorCallback(config, tokenizer=tokenizer)], 4)
+    (action,) = [e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "action"]
+    assert action["action"] == "checkpoint" and action["path"].endswith("checkpoint-3")
+    assert (tmp_path / "out" / "checkpoint-3" / "trainer_state.json").is_file(), "the Trainer saved where the event says"
