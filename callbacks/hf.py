@@ -22,6 +22,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.controller import Controller
+from em_monitor.levers import all_gather_objects, broadcast_object, learning_rates, set_learning_rates
 from em_monitor.monitor import Monitor
 from em_monitor.packs import load_pack
 
@@ -47,22 +48,11 @@ class _TrainerLevers:
     def world_size(self) -> int:
         return self.args.world_size
 
-    def _distributed(self) -> bool:
-        return self.args.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
-
     def gather(self, payload: object) -> list[object]:
-        if not self._distributed():
-            return [payload]
-        gathered: list[object] = [None] * self.args.world_size
-        torch.distributed.all_gather_object(gathered, payload)
-        return gathered
+        return all_gather_objects(payload, self.args.world_size)
 
     def broadcast(self, payload: object) -> object:
-        if not self._distributed():
-            return payload
-        box = [payload]
-        torch.distributed.broadcast_object_list(box, src=0)
-        return box[0]
+        return broadcast_object(payload, self.args.world_size)
 
     def save_checkpoint(self, name: str) -> str:
         # The Trainer saves at the end of this step, in its own layout (and with the monitor's state).
@@ -77,12 +67,10 @@ class _TrainerLevers:
         return [optimizer] if optimizer is not None else []
 
     def learning_rates(self) -> list[list[float]]:
-        return [[group["lr"] for group in optimizer.param_groups] for optimizer in self._optimizers()]
+        return learning_rates(self._optimizers())
 
     def set_learning_rates(self, rates: list[list[float]]) -> None:
-        for optimizer, group_rates in zip(self._optimizers(), rates):
-            for group, rate in zip(optimizer.param_groups, group_rates):
-                group["lr"] = rate
+        set_learning_rates(self._optimizers(), rates)
 
     def resume_learning_rates(self, saved: list[list[float]]) -> None:
         self.set_learning_rates(saved)

@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.controller import Controller
+from em_monitor.levers import all_gather_objects, learning_rates, set_learning_rates
 from em_monitor.monitor import Monitor
 from em_monitor.own_answers import AnswerPass
 from em_monitor.packs import PersonaPack, load_pack
@@ -40,14 +41,8 @@ class _LightningLevers:
         return self.trainer.world_size
 
     def gather(self, payload: object) -> list[object]:
-        # Lightning's `strategy.all_gather` needs tensors of one shape on every rank, but the last
-        # batch of an epoch may be shorter and a rank whose capture failed sends nothing, so the
-        # scores travel as small CPU objects (a few floats per sample), as `strategy.broadcast` does.
-        if self.trainer.world_size == 1 or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return [payload]
-        gathered: list[object] = [None] * self.trainer.world_size
-        torch.distributed.all_gather_object(gathered, payload)
-        return gathered
+        # Not `strategy.all_gather`: it needs tensors of one shape on every rank (see all_gather_objects).
+        return all_gather_objects(payload, self.trainer.world_size)
 
     def broadcast(self, payload: object) -> object:
         return self.trainer.strategy.broadcast(payload, src=0)
@@ -61,12 +56,10 @@ class _LightningLevers:
         self.trainer.should_stop = True
 
     def learning_rates(self) -> list[list[float]]:
-        return [[group["lr"] for group in optimizer.param_groups] for optimizer in self.trainer.optimizers]
+        return learning_rates(self.trainer.optimizers)
 
     def set_learning_rates(self, rates: list[list[float]]) -> None:
-        for optimizer, group_rates in zip(self.trainer.optimizers, rates):
-            for group, rate in zip(optimizer.param_groups, group_rates):
-                group["lr"] = rate
+        set_learning_rates(self.trainer.optimizers, rates)
 
     def resume_learning_rates(self, saved: list[list[float]]) -> None:
         # A LambdaLR (every Hugging Face warmup/decay schedule is one) computes its rate from the step count

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -29,6 +29,7 @@ from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.endpoint import tls_context
 from em_monitor.events import EventLog
 from em_monitor.export import MetricsServer, MonitorMetrics
+from em_monitor.levers import Levers
 from em_monitor.monitor import Monitor
 from em_monitor.own_answers import AnswerPass, AnswerProbe
 from em_monitor.packs import PersonaPack
@@ -37,50 +38,9 @@ from em_monitor.prompts import load_prompts
 from em_monitor.push import GatewayPusher
 from em_monitor.realign import BenignCursor, Realigner
 
-__all__ = ["Controller", "Decision", "Levers", "RealignStart", "TrainScores"]
+__all__ = ["Controller", "Decision", "RealignStart", "TrainScores"]
 
 log = logging.getLogger("em_monitor")
-
-
-class Levers(Protocol):
-    """What an adapter lends the controller: its framework's collectives and training-loop levers.
-
-    Collectives must be called on every rank in the same order; the controller guarantees it
-    does so whatever failed before them (a rank that skipped one would leave the others waiting).
-    """
-
-    @property
-    def rank(self) -> int: ...
-
-    @property
-    def world_size(self) -> int: ...
-
-    def gather(self, payload: object) -> list[object]:
-        """Every rank's ``payload`` in rank order (``[payload]`` on a single process)."""
-
-    def broadcast(self, payload: object) -> object:
-        """Rank 0's ``payload`` on every rank."""
-
-    def save_checkpoint(self, name: str) -> str:
-        """Save a checkpoint of the run (collective where the framework needs it); return where."""
-
-    def request_stop(self) -> None:
-        """End training after this step, on every rank."""
-
-    def learning_rates(self) -> list[list[float]]:
-        """The current learning rate of every parameter group of every optimizer."""
-
-    def set_learning_rates(self, rates: list[list[float]]) -> None:
-        """Set them for the next optimizer step (the controller sets them again before each benign step)."""
-
-    def resume_learning_rates(self, saved: list[list[float]]) -> None:
-        """A realignment ended: back to the run's own rates, its LR scheduler's where it has one, else ``saved``."""
-
-    def log_values(self, values: Mapping[str, float]) -> None:
-        """Hand values to the framework's own loggers (rank 0 calls it)."""
-
-    def info(self, message: str) -> None:
-        """Tell the user something once (rank 0 only)."""
 
 
 @dataclass(frozen=True)
