@@ -148,14 +148,14 @@ class TrainBatchConfig(_Strict):
 class TlsConfig(_Strict):
     """HTTPS for the metrics endpoint: PEM files, resolved against the config file's folder."""
 
-    cert_file: PlainText = Field( description="PEM certificate (or chain) the endpoint presents.")
-    key_file: PlainText = Field( description="PEM private key of `cert_file`.")
+    cert_file: PlainText = Field(description="PEM certificate (or chain) the endpoint presents.")
+    key_file: PlainText = Field(description="PEM private key of `cert_file`.")
 
 
 class BasicAuthConfig(_Strict):
     """Basic auth for the metrics endpoint. The password comes from the environment or a file, never the YAML."""
 
-    username: PlainText = Field( description="The user name scrapers send.")
+    username: PlainText = Field(description="The user name scrapers send.")
     password_env: PlainText | None = Field(None, description="Name of the environment variable holding the password.")
     password_file: PlainText | None = Field(None, description="File holding the password (one line; a trailing newline is ignored).")
 

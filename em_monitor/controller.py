@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -80,7 +80,6 @@ class _StepWork:
     answers: AnswerPass | None = None
     capture: ExitStack | None = None
     buffer: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Controller:
