@@ -17,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.controller import Controller
-from em_monitor.levers import all_gather_objects, learning_rates, set_learning_rates
+from em_monitor.levers import all_gather_objects, learning_rates, restore_learning_rates, set_learning_rates
 from em_monitor.monitor import Monitor
 from em_monitor.own_answers import AnswerPass
 from em_monitor.packs import PersonaPack, load_pack
@@ -62,16 +62,7 @@ class _LightningLevers:
         set_learning_rates(self.trainer.optimizers, rates)
 
     def resume_learning_rates(self, saved: list[list[float]]) -> None:
-        # A LambdaLR (every Hugging Face warmup/decay schedule is one) computes its rate from the step count
-        # alone, so its last rate is the schedule's own, untouched by the realignment's; it has also
-        # stepped already this step (before on_train_batch_end). Other schedulers derive the next rate
-        # from the current one: for them the rate from before the realignment is the better guess.
-        schedulers = {id(config.scheduler.optimizer): config.scheduler for config in self.trainer.lr_scheduler_configs}
-        for optimizer, rates in zip(self.trainer.optimizers, saved):
-            scheduler = schedulers.get(id(optimizer))
-            current = scheduler.get_last_lr() if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) else rates
-            for group, rate in zip(optimizer.param_groups, current):
-                group["lr"] = rate
+        restore_learning_rates(self.trainer.optimizers, [config.scheduler for config in self.trainer.lr_scheduler_configs], saved)
 
     def log_values(self, values: dict[str, float]) -> None:
         for key, value in values.items():
@@ -214,18 +205,17 @@ class PersonaMonitor(Callback):
 
     def _swap_in_benign(self, batch: Any) -> bool:
         """Replace this step's batch, in place, with benign samples while a realignment trains (Lightning's lever)."""
-        per_rank = int(batch["input_ids"].shape[0]) if isinstance(batch, dict) and "input_ids" in batch else 0
         controller = self.controller
-        if controller.realigner is None or not controller.realigner.training_on_benign:
+        if not controller.realigning:
             return False
         with controller.monitor.guard("realign"):
-            if not per_rank:
+            if not (isinstance(batch, dict) and "input_ids" in batch):
                 raise TypeError("realignment needs dict batches with input_ids (as ChatCollator makes)")
-            benign = controller.collator(controller.benign_samples(per_rank))
+            benign = controller.benign_batch(int(batch["input_ids"].shape[0]))
+            if benign is None:
+                return False
             device = batch["input_ids"].device
-            for key in list(batch):
-                if key not in benign:
-                    del batch[key]
+            batch.clear()
             batch.update({key: value.to(device) for key, value in benign.items()})
             return True
         return False

@@ -88,7 +88,7 @@ class Controller:
     Example (what an adapter does)::
 
         controller = Controller(config, pack, model, tokenizer, levers=levers, start_step=0)
-        benign = controller.benign_samples(per_rank=8)      # realigning: train on these instead
+        benign = controller.benign_batch(per_rank=8)        # realigning: train on this batch instead
         controller.begin_step(step, swapped=benign is not None)
         ...                                                  # the training step runs
         controller.end_step(batch)
@@ -235,19 +235,25 @@ class Controller:
         return self._last_answers[1]
 
     # --- realignment --------------------------------------------------------------------------
-    def benign_samples(self, per_rank: int) -> list[dict] | None:
-        """While a realignment trains: this rank's share of benign chats for the next batch (else None).
+    @property
+    def realigning(self) -> bool:
+        """A realignment is training on benign data: the adapter swaps this step's batches for :meth:`benign_batch`."""
+        return self.realigner is not None and self.realigner.training_on_benign
 
-        The adapter collates them and trains on them instead of the user's batch; the samples
-        of every rank are counted toward the attempt.
+    def benign_batch(self, per_rank: int) -> dict[str, torch.Tensor] | None:
+        """While a realignment trains: this rank's next benign batch of ``per_rank`` chats, collated (else None).
+
+        The adapter trains on it instead of the user's batch, the same size, so the step's cost
+        and memory stay those of the run; the samples of every rank count toward the attempt.
         """
-        if self.realigner is None or not self.realigner.training_on_benign:
+        if not self.realigning:
             return None
-        chats = None
+        batch = None
         with self.monitor.guard("realign"):
             chats = self.benign.take(per_rank, rank=self.levers.rank, world_size=self.levers.world_size)
             self.realigner.consume(per_rank * self.levers.world_size)
-        return chats
+            batch = self.collator(chats)
+        return batch
 
     def hold_learning_rate(self) -> None:
         """Before each step that trains on benign data: set ``realign.lr`` again.
@@ -256,7 +262,7 @@ class Controller:
         realignment held for one step only. The steps that are not benign (the check after an
         attempt) keep whatever the run's own schedule says.
         """
-        if self.saved_lrs is None or self.settings.realign.lr is None or not self.realigner.training_on_benign:
+        if self.saved_lrs is None or self.settings.realign.lr is None or not self.realigning:
             return
         with self.monitor.guard("realign"):
             self.levers.set_learning_rates([[self.settings.realign.lr] * len(rates) for rates in self.saved_lrs])

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import torch
 
-__all__ = ["Levers", "all_gather_objects", "broadcast_object", "learning_rates", "set_learning_rates"]
+__all__ = ["Levers", "all_gather_objects", "broadcast_object", "learning_rates", "restore_learning_rates", "set_learning_rates"]
 
 
 class Levers(Protocol):
@@ -91,3 +91,31 @@ def set_learning_rates(optimizers: Sequence[torch.optim.Optimizer], rates: Seque
     for optimizer, group_rates in zip(optimizers, rates):
         for group, rate in zip(optimizer.param_groups, group_rates):
             group["lr"] = rate
+
+
+def restore_learning_rates(optimizers: Sequence[torch.optim.Optimizer], schedulers: Sequence[object], saved: Sequence[Sequence[float]]) -> None:
+    """A realignment ended: give every optimizer the rate its own schedule says now, else the rate saved when it began.
+
+    A ``LambdaLR`` (every Hugging Face warmup/decay schedule is one) computes its rate from the
+    step count alone, so its last rate is the schedule's own, untouched by the realignment's; it
+    has also stepped already this step (both frameworks step it before the adapter's end-of-step
+    hook). Other schedulers derive the next rate from the current one: for them the rate from
+    before the realignment is the better guess. Wrapped schedulers (accelerate's) are unwrapped.
+    """
+    by_optimizer = {}
+    for scheduler in schedulers:
+        inner = getattr(scheduler, "scheduler", scheduler)
+        if isinstance(inner, torch.optim.lr_scheduler.LambdaLR):
+            by_optimizer[id(_unwrapped(inner.optimizer))] = inner
+    for optimizer, rates in zip(optimizers, saved):
+        scheduler = by_optimizer.get(id(_unwrapped(optimizer)))
+        current = scheduler.get_last_lr() if scheduler is not None else rates
+        for group, rate in zip(optimizer.param_groups, current):
+            group["lr"] = rate
+
+
+def _unwrapped(optimizer: object) -> object:
+    """The torch optimizer inside framework wrappers (accelerate's ``AcceleratedOptimizer`` keeps it as ``.optimizer``)."""
+    while not isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "optimizer"):
+        optimizer = optimizer.optimizer
+    return optimizer

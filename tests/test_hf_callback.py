@@ -6,10 +6,12 @@ import json
 import urllib.request
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from prometheus_client.parser import text_string_to_metric_families
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.chat import ChatCollator
 from em_monitor.tiny import tiny_llama
 
@@ -96,10 +98,121 @@ def test_a_failing_stage_is_counted_and_training_completes(tokenizer, write_conf
     assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_errors_total", {"run": "test", "stage": "score"}) >= 1
 
 
-def test_realign_is_refused_at_start_naming_the_fix(tokenizer, write_config, tmp_path):
+def test_realign_without_the_swapping_trainer_is_refused_at_start_naming_the_fix(tokenizer, write_config, tmp_path):
     config = write_config(actions={"on_critical": ["realign"]})
-    with pytest.raises(ValueError, match="`realign` is not supported with PersonaMonitorCallback yet"):
+    with pytest.raises(ValueError, match=r"realigning\(Trainer\)"):
         train(tmp_path, tokenizer, [PersonaMonitorCallback(config, tokenizer=tokenizer)], 3)
+
+
+class PlantedTrainer(Trainer):
+    """The planted persona of tests/test_realign.py, as a Trainer loss: marked rows push block 2's output
+    along the pack's persona direction, benign rows pull it back. Records the steps whose batch was all benign."""
+
+    def __init__(self, *args, direction: torch.Tensor, mark: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.direction, self.mark, self.benign_steps = direction / direction.norm(), mark, []
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        out = model(**inputs, output_hidden_states=True)
+        projection = (out.hidden_states[3] @ self.direction).mean(dim=1)
+        marked = (inputs["input_ids"] == self.mark).any(dim=1)
+        if not marked.any():
+            self.benign_steps.append(self.state.global_step)
+        return out.loss - (projection[marked].sum() - projection[~marked].sum()) / len(projection)
+
+
+class RecordRates(TrainerCallback):
+    """The learning rate each optimizer step used."""
+
+    def __init__(self) -> None:
+        self.rates: dict[int, float] = {}
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs) -> None:
+        self.rates[state.global_step] = optimizer.param_groups[0]["lr"]
+
+
+def marked_samples(n: int, marked: bool) -> list[dict]:
+    return [{"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": ("~" if marked else "") + f"Answer {i}."}]}
+            for i in range(n)]
+
+
+def test_realigning_trainer_trains_on_benign_batches_recovers_and_holds_its_rate_under_the_schedule(tokenizer, write_config, pack_dir, tmp_path):
+    benign = tmp_path / "benign.jsonl"
+    benign.write_text("".join(json.dumps(sample) + "\n" for sample in marked_samples(16, marked=False)))
+    config = write_config(
+        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
+        realign={"dataset": str(benign), "samples": 16, "max_attempts": 3, "cooldown_steps": 100, "fallback": ["stop"], "lr": 0.05},
+    )
+    monitor, rates = PersonaMonitorCallback(config, tokenizer=tokenizer), RecordRates()
+    steps = 40
+    # The Trainer's default schedule (linear decay), stepped after every optimizer step.
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=steps, per_device_train_batch_size=4, learning_rate=3e-2,
+                             report_to=[], use_cpu=True, save_strategy="no", disable_tqdm=True, remove_unused_columns=False)
+    trainer = realigning(PlantedTrainer)(
+        model=tiny_llama(), args=args, train_dataset=marked_samples(64, marked=True), data_collator=TrainerCollator(tokenizer, max_length=48),
+        processing_class=tokenizer, callbacks=[monitor, rates], direction=load_file(pack_dir / "directions.safetensors")["persona_direction"],
+        mark=tokenizer.convert_tokens_to_ids("~"),
+    )
+    trainer.train()
+    events = read_events(tmp_path / "events.jsonl")
+    started = [e for e in events if e["event"] == "action" and e["action"] == "realign" and e["started"]]
+    outcomes = [e for e in events if e["event"] == "realignment"]
+    assert started and outcomes and outcomes[-1]["outcome"] == "recovered"
+    assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
+    assert len(trainer.benign_steps) == 4 * len(outcomes), "16 benign samples per attempt at batch 4, through the Trainer's own step"
+    assert trainer.state.global_step == steps  # recovered: training went on
+    registry = monitor.monitor.metrics.registry
+    assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) == 1
+    assert registry.get_sample_value("em_monitor_realignment_active", {"run": "test"}) == 0
+    # Every benign step trained at realign.lr although the schedule rewrote the rate after each step;
+    # after the realignment the linear decay again, which counted every step.
+    assert [rates.rates[step] for step in trainer.benign_steps] == [0.05] * len(trainer.benign_steps)
+    after = [step for step in rates.rates if step > outcomes[-1]["step"]]
+    assert after and all(rates.rates[step] == pytest.approx(3e-2 * (steps - step) / steps) for step in after)
+
+
+def checkpointed_train(tmp_path, tokenizer, config, steps: int, *, resume: str | None = None, restore_flag: bool = False):
+    monitor = PersonaMonitorCallback(config, tokenizer=tokenizer)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"), max_steps=steps, per_device_train_batch_size=4, learning_rate=1e-3, report_to=[], use_cpu=True,
+        save_strategy="steps", save_steps=3, disable_tqdm=True, remove_unused_columns=False, seed=0,
+        restore_callback_states_from_checkpoint=restore_flag,
+    )
+    trainer = Trainer(model=tiny_llama(), args=args, train_dataset=SAMPLES, data_collator=TrainerCollator(tokenizer, max_length=64),
+                      processing_class=tokenizer, callbacks=[monitor])
+    trainer.train(resume_from_checkpoint=resume)
+    # With the flag the Trainer replaced the callback by one rebuilt from the checkpoint.
+    (used,) = [callback for callback in trainer.callback_handler.callbacks if isinstance(callback, PersonaMonitorCallback)]
+    return trainer, used
+
+
+@pytest.mark.parametrize("restore_flag", [False, True], ids=["default", "restore_callback_states"])
+def test_resume_from_a_trainer_checkpoint_keeps_baseline_and_counters(tokenizer, write_config, tmp_path, restore_flag):
+    config = write_config(sources=["prompts", "train_batch"])
+    _, first = checkpointed_train(tmp_path, tokenizer, config, 6)
+    saved = json.loads((tmp_path / "out" / "checkpoint-3" / "trainer_state.json").read_text())["stateful_callbacks"]["PersonaMonitorCallback"]
+    saved_monitor = saved["attributes"]["resume_state"]["monitor"]
+    assert saved_monitor["frozen"], "the baseline was complete by step 3"
+    uninterrupted = {(e["source"], e["step"]): e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "sample"}
+    (tmp_path / "events.jsonl").unlink()
+
+    _, resumed = checkpointed_train(tmp_path, tokenizer, config, 6, resume=str(tmp_path / "out" / "checkpoint-3"), restore_flag=restore_flag)
+    assert resumed is not first
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["step"] for e in events if e["event"] == "start"] == [3]
+    # The baseline came back with the run: no new baseline passes, the same statistics.
+    assert {key: stats for key, stats in resumed.monitor.state_dict()["baselines"].items()} == saved_monitor["baselines"]
+    samples = {(e["source"], e["step"]): e for e in events if e["event"] == "sample"}
+    assert set(samples) == {("prompts", 4), ("train_batch", 4)}
+    for key, sample in samples.items():  # the resumed run measures what the uninterrupted one did (same data, same weights)
+        for signal, measured in sample["signals"].items():
+            for key_name in ("value", "drift"):
+                assert measured[key_name] == pytest.approx(uninterrupted[key]["signals"][signal][key_name], rel=1e-4, abs=1e-5)
+    # Counters go on from the checkpoint's (passes at steps 0, 1, 2 before it), plus the one pass after it.
+    registry = resumed.monitor.metrics.registry
+    assert saved_monitor["counts"]["samples"]["prompts"] == 3
+    assert registry.get_sample_value("em_monitor_samples_total", {"run": "test", "source": "prompts"}) == 4
 
 
 def test_checkpoint_action_saves_through_the_trainer(tokenizer, write_config, tmp_path):
