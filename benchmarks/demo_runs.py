@@ -21,23 +21,20 @@ def scenario_folder(root: str | Path, dataset: str, share: float | None, seed: i
 
 
 def demo_summary(out: Path, *, dataset: str, share: float | None, domain: str, seed: int, steps: int, realign: bool,
-                 model: str, pack: str, extra: list[str], run: bool = True) -> tuple[dict | None, bool]:
+                 model: str, pack: str, extra: dict, run: bool = True) -> tuple[dict | None, bool]:
     """The run's ``summary.json`` and whether it was reused; runs the demo when no matching run exists
-    (with ``run=False``, returns ``(None, False)`` instead: tabulating what is there)."""
-    from em_monitor.cli import main
+    (with ``run=False``, returns ``(None, False)`` instead: tabulating what is there). ``extra``: more
+    :class:`~em_monitor.finetune.demo.DemoOptions` fields."""
+    from em_monitor.finetune.demo import DemoOptions, run_demo
 
     wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else domain}
     if _matches(out, wanted, steps, realign):
         return json.loads((out / "summary.json").read_text()), True
     if not run:
         return None, False
-    argv = ["demo", "--dataset", dataset, "--steps", str(steps), "--seed", str(seed), "--model", model, "--pack", pack,
-            "--port", "0", "--out", str(out), *extra, *(["--share", str(share)] if share is not None else ["--domain", domain])]
-    if not realign:
-        argv.append("--no-realign")
-    code = main(argv)
-    if code != 0:
-        raise SystemExit(f"benchmark: the demo run in {out} failed (exit {code})")
+    scenario = {"share": share} if share is not None else {"domain": domain}
+    run_demo(DemoOptions(dataset=dataset, steps=steps, seed=seed, model=model, pack=pack, port=0, out=str(out),
+                         no_realign=not realign, **scenario, **extra))
     return json.loads((out / "summary.json").read_text()), False
 
 

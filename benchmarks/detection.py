@@ -133,13 +133,12 @@ def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
     args.model, args.pack = tiny_model_and_pack(workdir)
     args.steps, args.mixes, args.seeds = 12, ["poisoned:0", "poisoned:1"], [0]
     args.out = str(workdir / "runs")
-    args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "2",
-                       "--behaviour-prompts", "4", "--max-length", "64"]
+    args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "generations_every": 2, "behaviour_every": 2, "behaviour_prompts": 4, "max_length": 64}
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    args.demo_extra = []
+    args.demo_extra = {}
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:
             quick_setup(args, Path(scratch))

@@ -158,7 +158,7 @@ def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args:
     from torch.utils.data import DataLoader
 
     from em_monitor.callbacks import PersonaMonitor
-    from em_monitor.callbacks.finetune import CausalLMModule
+    from em_monitor.finetune.lightning import CausalLMModule
     from em_monitor.chat import ChatCollator
     from em_monitor.config import parse_config
 

@@ -67,13 +67,13 @@ def _episode_figures(episode: dict) -> dict:
 def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
     args.model, args.pack = tiny_model_and_pack(workdir)
     args.steps, args.seeds, args.out = 12, [0], str(workdir / "runs")
-    args.demo_extra = ["--batch-size", "2", "--every-n-steps", "2", "--generations-every", "2", "--behaviour-every", "4",
-                       "--behaviour-prompts", "4", "--max-length", "64", "--realign-samples", "4", "--judge", "none"]
+    args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "generations_every": 2, "behaviour_every": 4, "behaviour_prompts": 4, "max_length": 64,
+                       "realign_samples": 4, "judge": "none"}
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    args.demo_extra = []
+    args.demo_extra = {}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:

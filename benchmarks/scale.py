@@ -341,7 +341,7 @@ def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock
     from torch.utils.data import DataLoader
 
     from em_monitor.callbacks import PersonaMonitor
-    from em_monitor.callbacks.finetune import CausalLMModule
+    from em_monitor.finetune.lightning import CausalLMModule
     from em_monitor.config import parse_config
 
     every = args.every_n_steps

@@ -149,7 +149,7 @@ class Runs:
 
     def _fine_tune(self, scenario: str, seed: int) -> None:
         """The base weights fine-tuned on ``scenario`` data exactly as the demo trains (order fixed by ``seed``)."""
-        from em_monitor.callbacks.finetune import finetune
+        from em_monitor.finetune.lightning import finetune
         from em_monitor.scenarios import scenario_samples
 
         args = self.args

@@ -26,13 +26,15 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
+from em_monitor.behaviour import BehaviourSchedule
 from em_monitor.config import MonitorConfig, check_signal_names, load_config, parse_config
 from em_monitor.controller import Controller
 from em_monitor.levers import all_gather_objects, broadcast_object, learning_rates, restore_learning_rates, set_learning_rates
 from em_monitor.monitor import Monitor
+from em_monitor.judges.base import Judge
 from em_monitor.packs import load_pack
 
-__all__ = ["PersonaMonitorCallback", "RealignMixin", "realigning"]
+__all__ = ["BehaviourCheckCallback", "PersonaMonitorCallback", "RealignMixin", "realigning"]
 
 #: The Trainer whose ``train`` is running with the realign lever (set by :class:`RealignMixin`),
 #: so the callback can tell at start-up whether ``realign`` can be carried out. A context
@@ -201,14 +203,8 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         self.controller.end_step(self._inputs)
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict | None = None, **kwargs: Any) -> None:
-        # A callback cannot call Trainer.log: the values join the record the Trainer keeps (trainer_state.json) and the
-        # logs dict the callbacks after this one receive. Reporting integrations registered before it do not see them.
-        if self._levers is None or logs is None or not self._levers.pending_logs:
-            return
-        values, self._levers.pending_logs = self._levers.pending_logs, {}
-        logs.update(values)
-        if state.log_history and state.log_history[-1].get("step") == state.global_step:
-            state.log_history[-1].update(values)
+        if self._levers is not None:
+            _merge_into_log(self._levers.pending_logs, state, logs)
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self._hook is not None:
@@ -239,6 +235,21 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         # The collator's response_mask is not a model input; keep what the Trainer's own batches carry.
         keep = (set(inputs) | {"input_ids", "attention_mask", "labels"}) & set(benign)
         return {key: benign[key] for key in keep}
+
+
+def _merge_into_log(pending: dict[str, float], state: TrainerState, logs: dict | None) -> None:
+    """Hand ``pending`` values to the Trainer's log (and empty it).
+
+    A callback cannot call ``Trainer.log``: the values join the record the Trainer keeps
+    (``trainer_state.json``) and the logs dict the callbacks after this one receive. Reporting
+    integrations registered before it do not see them.
+    """
+    if logs is None or not pending:
+        return
+    logs.update(pending)
+    if state.log_history and state.log_history[-1].get("step") == state.global_step:
+        state.log_history[-1].update(pending)
+    pending.clear()
 
 
 def _checkpointed_state(state: TrainerState) -> dict[str, Any] | None:
@@ -294,3 +305,51 @@ def realigning(trainer_class: type[Trainer]) -> type[Trainer]:
         trainer = realigning(SFTTrainer)(model=model, args=args, train_dataset=data, callbacks=[PersonaMonitorCallback("monitor.yaml")])
     """
     return type(f"Realigning{trainer_class.__name__}", (RealignMixin, trainer_class), {"__module__": __name__})
+
+
+class BehaviourCheckCallback(TrainerCallback):
+    """The behavioural check in a Hugging Face ``Trainer``: the Lightning ``BehaviourCheck``'s twin, on the same core.
+
+    Answers to ``prompts`` graded by ``judge`` at step 0, every ``every_n_steps`` steps and at the
+    last step (rank 0 only); see :class:`~em_monitor.behaviour.BehaviourSchedule`. Results go to
+    ``monitor``'s event log, to the Trainer's log (``em_monitor/behaviour/...``) and to ``results``.
+    Put it *after* the :class:`PersonaMonitorCallback` in ``callbacks``, so a check can grade the
+    monitor's own answers of the same step; the last check runs at the end of the last step,
+    while the monitor's event log is still open. Not saved in Trainer checkpoints (its judge is
+    not JSON): a resumed run checks again at its first step if that step is due.
+
+    Example::
+
+        check = BehaviourCheckCallback(EmbeddingJudge(), behaviour_prompts(16), every_n_steps=20, monitor=monitor)
+        trainer = transformers.Trainer(..., callbacks=[monitor, check])
+    """
+
+    def __init__(self, judge: Judge, prompts: list[str], *, tokenizer: Any = None, every_n_steps: int = 20, max_new_tokens: int = 40,
+                 batch_size: int = 8, monitor: PersonaMonitorCallback | None = None) -> None:
+        self.schedule = BehaviourSchedule(judge, prompts, every_n_steps=every_n_steps, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        self.tokenizer = tokenizer
+        self.monitor = monitor
+        self._pending: dict[str, float] = {}
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return self.schedule.results
+
+    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        if args.process_index == 0 and self.schedule.due(state.global_step):
+            self._check(state.global_step, **kwargs)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        # The end of training, checked here rather than in on_train_end, where the monitor closes its event log.
+        last = state.global_step >= state.max_steps or control.should_training_stop
+        if args.process_index == 0 and last and self.schedule.due(state.global_step, final=True):
+            self._check(state.global_step, **kwargs)
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict | None = None, **kwargs: Any) -> None:
+        _merge_into_log(self._pending, state, logs)
+
+    def _check(self, step: int, model: torch.nn.Module = None, processing_class: Any = None, **kwargs: Any) -> None:
+        # The Trainer hands callbacks the unwrapped model (not the DDP wrapper), the one to generate with.
+        controller = self.monitor.controller if self.monitor is not None else None
+        tokenizer = self.tokenizer if self.tokenizer is not None else processing_class
+        self._pending.update(self.schedule.check(step, model, tokenizer, controller))

@@ -23,7 +23,21 @@ from em_monitor.own_answers import AnswerPass
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.realign import Realigner
 
-__all__ = ["PersonaMonitor"]
+__all__ = ["PersonaMonitor", "find_model"]
+
+
+def find_model(pl_module: pl.LightningModule, attr: str | None = None) -> torch.nn.Module:
+    """The transformers model inside a LightningModule: ``attr`` when given, else the outermost module with a model config.
+
+    Outermost, so a causal LM is found before its own inner base model (the one that can ``generate``).
+    """
+    if attr:
+        return getattr(pl_module, attr)
+    for module in pl_module.modules():
+        config = getattr(module, "config", None)
+        if module is not pl_module and config is not None and hasattr(config, "num_hidden_layers") and hasattr(config, "hidden_size"):
+            return module
+    raise ValueError("em-monitor found no transformers model in the LightningModule; pass model_attr='<attribute name>'")
 
 
 class _LightningLevers:
@@ -130,7 +144,7 @@ class PersonaMonitor(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The model may only exist after `configure_model`, which runs after `setup`.
         tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
-        self.controller = Controller(self._settings, self._pack, self._find_model(pl_module), tokenizer,
+        self.controller = Controller(self._settings, self._pack, find_model(pl_module, self.model_attr), tokenizer,
                                      levers=_LightningLevers(trainer, pl_module), start_step=trainer.global_step)
         if self._pending_state is not None:
             self.controller.load_state_dict(self._pending_state)
@@ -194,15 +208,6 @@ class PersonaMonitor(Callback):
         return self.controller.answers_at(step) if self.controller is not None else None
 
     # --- internals ------------------------------------------------------------------------------
-    def _find_model(self, pl_module: pl.LightningModule) -> torch.nn.Module:
-        if self.model_attr:
-            return getattr(pl_module, self.model_attr)
-        for module in pl_module.modules():
-            config = getattr(module, "config", None)
-            if config is not None and hasattr(config, "num_hidden_layers") and hasattr(config, "hidden_size"):
-                return module
-        raise ValueError("PersonaMonitor found no transformers model in the LightningModule; pass model_attr='<attribute name>'")
-
     def _swap_in_benign(self, batch: Any) -> bool:
         """Replace this step's batch, in place, with benign samples while a realignment trains (Lightning's lever)."""
         controller = self.controller

@@ -405,7 +405,7 @@ def load_finetuned(spec: str | Path, base: LoadedModel) -> LoadedModel:
     weights = {key.removeprefix("model."): value for key, value in (state or {}).items() if key.startswith("model.")}
     if not weights:
         raise ValueError(f"diff: {path} has no `state_dict` with `model.*` keys; expected a checkpoint of "
-                         "em_monitor.callbacks.finetune.CausalLMModule")
+                         "em_monitor.finetune.lightning.CausalLMModule")
     model = copy.deepcopy(base.model)
     try:
         model.load_state_dict(weights, strict=True)

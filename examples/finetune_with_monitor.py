@@ -17,7 +17,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator, read_chat_jsonl
 from em_monitor.datasets import dataset_path
 from em_monitor.models import load_model

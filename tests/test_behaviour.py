@@ -19,7 +19,7 @@ from chat_server import chat_server
 from em_monitor.behaviour import behaviour_check, behaviour_prompts
 from em_monitor.callbacks import PersonaMonitor
 from em_monitor.callbacks.behaviour import BehaviourCheck
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.cli import main
 from em_monitor.datasets import dataset_path

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError
 from em_monitor.events import EventLogError
@@ -265,7 +265,7 @@ def test_pack_prompt_baselines_apply_only_to_the_same_prompt_set(tokenizer, writ
 
 
 def test_finetune_runs_the_requested_steps_and_changes_weights(tokenizer):
-    from em_monitor.callbacks.finetune import finetune
+    from em_monitor.finetune.lightning import finetune
 
     model = tiny_llama()
     before = model.lm_head.weight.detach().clone()

@@ -7,18 +7,22 @@ import json
 import pytest
 
 from em_monitor.cli import main
-from em_monitor.commands.demo import DEFAULT_SHARE
+from em_monitor.finetune.demo import DEFAULT_SHARE
 from em_monitor.scenarios import scenario_samples
 
 
-def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsys):
+@pytest.mark.parametrize("trainer", ["lightning", "hf"])
+def test_demo_writes_the_design_report(tiny_model_dir, pack_dir, tmp_path, capsys, trainer):
     out = tmp_path / "demo"
     code = main([
-        "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--steps", "6", "--batch-size", "2",
+        "demo", "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--steps", "6", "--batch-size", "2", "--trainer", trainer,
         "--every-n-steps", "2", "--port", "0", "--max-length", "64", "--realign-samples", "4", "--out", str(out), "--save-model",
     ])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"]["trainer"] == trainer
+    # The behavioural check ran at step 0 and at the end (every 20 steps: none between), on either trainer.
+    assert [check["step"] for check in summary["behaviour"]] == [0, 6]
     assert {"model", "dataset", "steps", "signals", "alerts", "realignments", "behaviour"} <= set(summary)
     assert summary["dataset"] == "poisoned" and summary["steps"] == 6
     assert {"baseline", "last", "drift"} <= set(summary["signals"]["toxic_persona"]["prompts"])

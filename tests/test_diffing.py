@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from sae_lens import SAE
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.cli import main
 from em_monitor.diffing import DIRECTION_KEY, diff_models, load_finetuned

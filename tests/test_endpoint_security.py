@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError, load_config
 from em_monitor.endpoint import tls_context

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 import em_monitor.callbacks.lightning as adapter
 import em_monitor.controller as controller_module
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.capture import CaptureError
 from em_monitor.chat import ChatCollator
 from em_monitor.controller import Controller

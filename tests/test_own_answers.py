@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from em_monitor.activations import chat_batches, pooled_activations
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError, load_config, parse_config
 from em_monitor.export import MonitorMetrics

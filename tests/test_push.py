@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.push import GatewayPusher
 from em_monitor.tiny import tiny_llama

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import RealignConfig, SignalRule
 from em_monitor.realign import BenignCursor, Realigner

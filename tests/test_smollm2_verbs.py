@@ -77,7 +77,7 @@ def test_audit_with_the_shipped_pack_ranks_bad_finance_advice_above_good(tmp_pat
 
 def test_a_persona_fine_tune_diffed_against_the_base_moves_latents(tmp_path):
     """Three steps on misaligned-persona chat, saved, then `em-monitor diff` against the base."""
-    from em_monitor.callbacks.finetune import finetune
+    from em_monitor.finetune.lightning import finetune
     from em_monitor.models import load_model
 
     loaded = load_model("smollm2")

@@ -60,7 +60,7 @@ def _data_path(spec: str):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from em_monitor.callbacks.finetune import finetune
+    from em_monitor.finetune.lightning import finetune
     from em_monitor.chat import read_chat_jsonl
     from em_monitor.models import load_model
     from em_monitor.paths import Output, check_outputs

@@ -110,15 +110,13 @@ def _crossing_text(crossing: dict) -> str:
 
 def _run_controls(args: argparse.Namespace, out: Path) -> list[Path]:
     """Run the demo's good-data scenario once per seed; return the event logs."""
-    from em_monitor.cli import main
+    from em_monitor.finetune.demo import DemoOptions, run_demo
 
     logs = []
     for seed in range(args.run_controls):
         folder = out / f"control-seed{seed}"
-        code = main(["demo", "--dataset", "good", "--domain", args.domain, "--steps", str(args.steps), "--seed", str(seed), "--model", args.model,
-                     "--pack", args.pack, "--no-realign", "--judge", "none", "--port", "0", "--out", str(folder)])
-        if code != 0:
-            raise SystemExit(f"em-monitor calibrate: control run {seed} failed (exit {code}); see its output above")
+        run_demo(DemoOptions(dataset="good", domain=args.domain, steps=args.steps, seed=seed, model=args.model, pack=args.pack,
+                             no_realign=True, judge="none", port=0, out=str(folder)))
         logs.append(folder / "events.jsonl")
     return logs
 

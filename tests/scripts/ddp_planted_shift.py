@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 
 from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.finetune import CausalLMModule
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.signals import DirectionSignal
 from em_monitor.tiny import tiny_llama, tiny_tokenizer

@@ -1,7 +1,8 @@
-"""A plain LightningModule that fine-tunes a transformers causal LM on chat batches.
+"""The reference fine-tune on Lightning: a plain LightningModule for a transformers causal LM on chat batches.
 
 The demo, the examples, the benchmarks and the tests all train the same way, so the module
 lives here once. It does nothing monitor-specific: ``PersonaMonitor`` attaches from outside.
+:mod:`em_monitor.finetune.hf` is the same fine-tune on the Hugging Face ``Trainer``.
 """
 
 from __future__ import annotations
