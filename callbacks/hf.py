@@ -97,14 +97,23 @@ class _TrainerLevers:
 
 
 def _keep_inputs(store: dict) -> Any:
-    """A forward pre-hook that keeps the training forward's inputs (the callback is never handed the batch)."""
+    """A forward pre-hook that keeps the training forward's inputs (the callback is never handed the batch).
 
-    def hook(_module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+    A ``response_mask`` (``ChatCollator``'s: each answer's own tokens, what the Lightning adapter
+    scores too) is kept for scoring and taken out of the model's inputs, which need not accept it.
+    Without one, the monitor scores the tokens ``labels`` marks.
+    """
+
+    def hook(_module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+        response_mask = kwargs.get("response_mask")
         if _module.training:
             store.clear()
             store.update({key: value for key, value in kwargs.items() if isinstance(value, torch.Tensor)})
             if args and "input_ids" not in store and isinstance(args[0], torch.Tensor):
                 store["input_ids"] = args[0]
+        if response_mask is None:
+            return None
+        return args, {key: value for key, value in kwargs.items() if key != "response_mask"}
 
     return hook
 

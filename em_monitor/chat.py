@@ -181,19 +181,13 @@ class ChatCollator:
         batch = next(iter(loader))  # input_ids, attention_mask, labels, response_mask
     """
 
-    def __init__(self, tokenizer, max_length: int = 256, *, response_mask: bool = True) -> None:
+    def __init__(self, tokenizer, max_length: int = 256) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
-        #: Off for the Hugging Face ``Trainer``, which passes every key of the batch to the model;
-        #: the monitor then scores the tokens that ``labels`` marks.
-        self.response_mask = response_mask
 
     def __call__(self, samples: Sequence[Mapping | Sequence[Message]]) -> dict[str, torch.Tensor]:
         conversations = [sample["messages"] if isinstance(sample, Mapping) else sample for sample in samples]
-        batch = encode_chats(self.tokenizer, conversations, max_length=self.max_length).as_model_batch()
-        if not self.response_mask:
-            del batch["response_mask"]
-        return batch
+        return encode_chats(self.tokenizer, conversations, max_length=self.max_length).as_model_batch()
 
 
 def scored_token_mask(batch: Mapping[str, torch.Tensor], special_ids: Iterable[int]) -> torch.Tensor:

@@ -15,10 +15,8 @@ Lightning 2.6 sources):
   ``DataLoader`` has ``shuffle=False``, the Trainer ``train_sampling_strategy="sequential"``
   (its default is a ``RandomSampler``). Both collate with ``ChatCollator(max_length=64)``.
 - **Batches**: the same batches, ``response_mask`` included, reach both training steps. The
-  Lightning module ignores the key; the Trainer passes every key to the model, whose forward
-  (transformers 5 Llama) takes extra keyword arguments and ignores them, so the Trainer
-  adapter's forward pre-hook sees ``response_mask`` as Lightning's ``on_train_batch_end`` does.
-  Trainer batches without it (what a model that rejects unknown keys needs) are the second test.
+  Lightning module ignores the key; the Trainer adapter's forward pre-hook keeps it for scoring
+  and takes it out of the model's inputs, so both adapters score each answer's own tokens.
 - **Loss**: the Lightning module below (the repo's reference ``CausalLMModule`` with its
   optimizer spelled out) takes the model's mean token loss; the Trainer passes
   ``num_items_in_batch`` (the count of ``labels[..., 1:] != -100``), so the model returns the
@@ -46,8 +44,8 @@ honestly cost. Measured: a one-ulp change of the loss (x (1 + 2**-23)) in one of
 identical runs moves the weights by <= 5e-7, the logged values by <= 3e-8 and the drifts (which
 divide by baseline stds of ~2e-3) by <= 1.2e-6 after the ten AdamW steps, about ten times under
 the tolerance. A real difference between the adapters is far above it: scoring another set of
-tokens moves values by up to 1.2e-3 and drifts by up to 0.09 (see
-``test_trainer_batches_without_response_mask_score_the_same_tokens``). In this run every measure
+tokens (``labels != -100``, which also covers the newline after ``<|im_end|>``, instead of
+``response_mask``) moved values by up to 1.2e-3 and drifts by up to 0.09. In this run every measure
 sits at least 0.2 (levels) or 1.3e-3 (flags) from its threshold, over a hundred times the
 tolerance, so no level or flag can flip within it.
 """
@@ -57,7 +55,6 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from itertools import zip_longest
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -160,15 +157,6 @@ def lightning_run(setting, tokenizer) -> Run:
     return Run(read_events(root / "lightning.jsonl"), monitor.monitor, model.state_dict(), sorted(str(p) for p in (root / "lightning").rglob("*.ckpt")))
 
 
-class ModelInputs(ChatCollator):
-    """ChatCollator's batch without ``response_mask``: only what a model's forward is documented to take."""
-
-    def __call__(self, samples):
-        batch = super().__call__(samples)
-        batch.pop("response_mask")
-        return batch
-
-
 def trainer_run(setting, tokenizer, name: str, collator: ChatCollator) -> Run:
     root, pack_dir, reference = setting
     model = copy.deepcopy(reference)
@@ -261,36 +249,3 @@ def test_lightning_and_trainer_runs_log_the_same_signals_levels_and_actions(sett
     assert any(level != Level.OK for level in lightning.monitor.levels.values())
     assert hf.monitor.latest == close(lightning.monitor.latest)
     assert hf.monitor.metrics.counts() == lightning.monitor.metrics.counts()
-
-
-class TrainBatchMismatch(AssertionError):
-    """The training-batch source of the two adapters scored different numbers."""
-
-
-@pytest.mark.xfail(strict=True, raises=TrainBatchMismatch, reason=(
-    "PersonaMonitorCallback scores the training batch from the model's forward kwargs (callbacks/hf.py: _keep_inputs, "
-    "on_step_end -> Controller.end_step(self._inputs)); a Trainer batch that leaves response_mask out of the model call "
-    "is scored on labels != -100 (em_monitor/chat.py scored_token_mask), which also covers the newline after <|im_end|> "
-    "and whitespace outside the stripped answer. Remove this mark once the Trainer adapter scores ChatCollator's "
-    "response_mask without handing it to the model."))
-def test_trainer_batches_without_response_mask_score_the_same_tokens(setting, tokenizer, lightning):
-    """The batches most Trainer users build: ChatCollator's, minus response_mask (a model forward need not accept it).
-
-    Training is the same (asserted), and so is everything the controller scores itself (probe
-    prompts, answers); the training batch must score the same answer tokens too, and does not yet.
-    """
-    hf = trainer_run(setting, tokenizer, "trainer_model_inputs", ModelInputs(tokenizer, max_length=MAX_LENGTH))
-    assert_same_training(lightning, hf)
-    own = [e for e in comparable(hf.events) if not is_train_batch(e) and e["event"] not in ("level", "action")]
-    assert own == close([e for e in comparable(lightning.events) if not is_train_batch(e) and e["event"] not in ("level", "action")])
-
-    # The correct behaviour: the same training-batch passes, baselines, flags, and so the same levels and actions.
-    differences = [(theirs, mine) for mine, theirs in zip_longest(comparable(hf.events), comparable(lightning.events), fillvalue={})
-                   if mine != close(theirs)]
-    if differences or hf.monitor.levels != lightning.monitor.levels:
-        lightning_event, hf_event = differences[0] if differences else ({}, {})
-        worst = max((abs(a["value"] - b["value"]) for x, y in differences if x.get("event") == y.get("event") == "sample"
-                     for a, b in zip(x["signals"].values(), y["signals"].values())
-                     if isinstance(a["value"], float) and isinstance(b["value"], float)), default=0.0)
-        raise TrainBatchMismatch(f"{len(differences)} events differ (largest value difference {worst:.3g}); first:\n"
-                                 f"  lightning: {lightning_event}\n  trainer:   {hf_event}")

@@ -1,4 +1,4 @@
-"""The examples run as a user runs them: the plain-Lightning script and the LightningCLI config.
+"""The examples run as a user runs them: the plain-Lightning script, the LightningCLI config, the Hugging Face Trainer and TRL SFTTrainer scripts.
 
 Both train a tiny random Llama (saved with ``save_pretrained``, so it loads by path like any HF
 model) with the random test pack instead of SmolLM2 and its pack; everything else — argument
@@ -52,3 +52,20 @@ def test_the_plain_lightning_example_trains_any_model_by_path(tiny_model_dir, wr
     load_example("finetune_with_monitor").main()
     assert "done at step 2" in capsys.readouterr().out
     assert any(record["event"] == "sample" for _, record in read_jsonl(tmp_path / "events.jsonl"))
+
+
+def test_the_hugging_face_trainer_example_trains_any_model_by_path(tiny_model_dir, write_config, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    trainer = load_example("hf_trainer_with_monitor").main(["--model", str(tiny_model_dir), "--config", str(write_config()), "--steps", "2",
+                                                            "--batch-size", "2", "--out", str(tmp_path / "out")])
+    assert trainer.state.global_step == 2 and "done at step 2" in capsys.readouterr().out
+    assert {record["source"] for _, record in read_jsonl(tmp_path / "events.jsonl") if record["event"] == "sample"} == {"prompts", "train_batch"}
+
+
+def test_the_trl_sft_example_trains_any_model_by_path(tiny_model_dir, write_config, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    trainer = load_example("trl_sft_with_monitor").main(["--model", str(tiny_model_dir), "--config", str(write_config()), "--steps", "2",
+                                                         "--batch-size", "2", "--out", str(tmp_path / "out")])
+    assert trainer.state.global_step == 2 and "done at step 2" in capsys.readouterr().out
+    samples = [record for _, record in read_jsonl(tmp_path / "events.jsonl") if record["event"] == "sample" and record["source"] == "train_batch"]
+    assert samples and all(record["samples"] == 2 for record in samples)

@@ -71,7 +71,7 @@ def finetune_hf(
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = trainer_class(model=model, args=args, train_dataset=samples, processing_class=tokenizer, callbacks=list(callbacks),
-                            data_collator=ChatCollator(tokenizer, max_length=max_length, response_mask=False))
+                            data_collator=ChatCollator(tokenizer, max_length=max_length))
     trainer.train()
     model.eval()
     return trainer

@@ -1,0 +1,54 @@
+"""Fine-tune any Hugging Face causal LM with the Hugging Face ``Trainer`` and the persona monitor attached.
+
+Copy this file and change the model, data and config. Run it as it is with the embedded model:
+
+    .venv/bin/python examples/hf_trainer_with_monitor.py --config examples/monitor.yaml --steps 40
+
+or with your own model (its persona pack must be built for it: `em-monitor build-pack`), under
+`torchrun --nproc_per_node N` for DDP as well:
+
+    .venv/bin/python examples/hf_trainer_with_monitor.py --model my-org/my-model --config my_monitor.yaml --data train.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from transformers import Trainer, TrainingArguments
+
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
+from em_monitor.chat import ChatCollator, read_chat_jsonl
+from em_monitor.datasets import dataset_path
+from em_monitor.models import load_model
+
+
+def main(argv: list[str] | None = None) -> Trainer:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2'")
+    parser.add_argument("--config", default="examples/monitor.yaml", help="monitor YAML (validate it with `em-monitor check-config`)")
+    parser.add_argument("--data", default=str(dataset_path("health_bad")), help="chat JSONL to fine-tune on")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--out", default="runs/hf-trainer", help="the Trainer's output_dir (its checkpoints carry the monitor's state)")
+    args = parser.parse_args(argv)
+
+    loaded = load_model(args.model)
+    samples = [{"messages": messages} for messages in read_chat_jsonl(args.data)]
+    training = TrainingArguments(output_dir=args.out, max_steps=args.steps, per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
+                                 logging_steps=5, save_strategy="no", report_to=[], remove_unused_columns=False)
+    # ChatCollator's `response_mask` marks each answer's own tokens: the monitor scores those and takes the mask out of
+    # the model's inputs before the forward runs.
+    collator = ChatCollator(loaded.tokenizer, max_length=256)
+    # realigning(...) adds the lever the `realign` action needs (it swaps in benign batches); harmless without it.
+    trainer = realigning(Trainer)(model=loaded.model, args=training, train_dataset=samples, data_collator=collator,
+                                  processing_class=loaded.tokenizer, callbacks=[PersonaMonitorCallback(args.config)])
+    trainer.train()
+    monitor = next(callback for callback in trainer.callback_handler.callbacks if isinstance(callback, PersonaMonitorCallback))
+    if training.process_index == 0:
+        print(f"done at step {trainer.state.global_step}; levels: {({name: level.name for name, level in monitor.monitor.levels.items()})}")
+    return trainer
+
+
+if __name__ == "__main__":
+    main()
