@@ -206,3 +206,28 @@ def scored_token_mask(batch: Mapping[str, torch.Tensor], special_ids: Iterable[i
         mask = mask & (batch["labels"] != -100)
     special = torch.tensor(sorted(set(special_ids)), dtype=input_ids.dtype, device=input_ids.device)
     return mask & ~torch.isin(input_ids, special)
+
+
+def split_packed_rows(activations: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed rows as one padded row per sequence, so each packed conversation is scored (and flagged) as its own sample.
+
+    Padding-free batches (TRL's ``packing``/``padding_free``) put several conversations in one
+    row and restart ``position_ids`` at 0 at each; ``activations`` is ``[rows, tokens, width]``,
+    ``mask`` the scored tokens. Rows that hold one sequence come back as they are.
+    """
+    rows, tokens = mask.shape
+    starts = position_ids.reshape(rows, tokens) == 0
+    starts[:, 0] = True
+    spans = []
+    for row in range(rows):
+        bounds = torch.nonzero(starts[row]).flatten().tolist() + [tokens]
+        spans += [(row, begin, end) for begin, end in zip(bounds, bounds[1:])]
+    if len(spans) == rows:
+        return activations, mask
+    longest = max(end - begin for _, begin, end in spans)
+    split = activations.new_zeros((len(spans), longest, activations.shape[-1]))
+    split_mask = mask.new_zeros((len(spans), longest))
+    for index, (row, begin, end) in enumerate(spans):
+        split[index, : end - begin] = activations[row, begin:end]
+        split_mask[index, : end - begin] = mask[row, begin:end]
+    return split, split_mask

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from em_monitor.capture import capture_residual, check_layer, decoder_blocks, hidden_size
-from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask
+from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask, split_packed_rows
 from em_monitor.config import MonitorConfig
 from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.endpoint import tls_context
@@ -365,6 +365,8 @@ class Controller:
                 if activations is None:
                     raise RuntimeError(f"the training forward never reached decoder block {self.layer}")
                 mask = scored_token_mask(batch, self.special_ids).to(activations.device)
+                if "position_ids" in batch and "attention_mask" not in batch:  # padding-free packing: one sample per sequence
+                    activations, mask = split_packed_rows(activations, mask, batch["position_ids"].to(activations.device))
                 local = {name: scores.detach().float().cpu() for name, scores in self.signals.score(activations, mask).items()}
         per_rank: list[object] = []
         with self.monitor.guard("gather"):

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from em_monitor.chat import ChatCollator, ChatFormatError, encode_chats, encode_prompts, read_chat_jsonl, scored_token_mask
+from em_monitor.chat import ChatCollator, ChatFormatError, encode_chats, encode_prompts, read_chat_jsonl, scored_token_mask, split_packed_rows
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief."},
@@ -53,3 +53,16 @@ def test_read_chat_jsonl_names_file_and_line(tmp_path):
     path.write_text(json.dumps({"messages": [{"role": "user"}]}) + "\n")
     with pytest.raises(ChatFormatError, match=r"data\.jsonl:1: messages\[0\]"):
         read_chat_jsonl(path)
+
+
+def test_packed_rows_split_into_one_padded_row_per_sequence():
+    activations = torch.arange(2 * 6 * 3, dtype=torch.float32).reshape(2, 6, 3)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[0, 1] = False
+    position_ids = torch.tensor([[0, 1, 2, 0, 1, 0], [0, 1, 2, 3, 4, 5]])
+    split, split_mask = split_packed_rows(activations, mask, position_ids)
+    assert split.shape == (4, 6, 3)  # three sequences in row 0, one in row 1
+    assert torch.equal(split[1, :2], activations[0, 3:5]) and torch.equal(split[3], activations[1])
+    assert split_mask.tolist()[0] == [True, False, True, False, False, False] and split_mask[2].sum() == 1
+    unpacked, same_mask = split_packed_rows(activations, mask, torch.arange(6).repeat(2, 1))
+    assert unpacked is activations and same_mask is mask

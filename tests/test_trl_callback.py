@@ -119,15 +119,9 @@ def test_stop_ends_sft_training_through_trainer_control(tokenizer, write_config,
     assert actions == ["log", "stop"]
 
 
-@pytest.mark.xfail(strict=True, reason="callbacks/hf.py scores a padding-free packed batch (SFTConfig(packing=True)) as ONE sample: "
-                   "the conversations packed into its single row are neither counted nor scored one by one (see the comment below)")
 def test_packed_sft_batches_are_scored_per_conversation(tokenizer, write_config, tmp_path):
-    # KNOWN BUG (callbacks/hf.py `_keep_inputs` + the controller's train_batch scoring): with packing, TRL's collator is
-    # padding-free, so the forward gets input_ids of shape [1, all tokens] and `position_ids` that restart at 0 for each
-    # conversation, and no attention_mask. The monitor takes the one row for one sample: `samples` is 1 per pass, a
-    # per-sample `flag` (and its batch_index) covers every packed conversation at once. Fix: split the kept row at the
-    # `position_ids == 0` boundaries (or `cu_seq_lens_q`) into one sample per conversation before scoring, or refuse
-    # `packing` / `padding_free` at on_train_begin with a clear message until then.
+    # With packing TRL's collator is padding-free: the forward gets one row of every conversation, position_ids restarting
+    # at 0 at each, and no attention_mask. The monitor splits the row there: one sample (and one flag slot) per conversation.
     config = write_config(sources=["train_batch"], prometheus={"enabled": False})
     monitor, sequences = PersonaMonitorCallback(config, tokenizer=tokenizer), CountSequences()
     sft(tmp_path, tokenizer, [monitor, sequences], 3, packing=True)
