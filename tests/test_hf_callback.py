@@ -104,9 +104,9 @@ def test_realign_without_the_swapping_trainer_is_refused_at_start_naming_the_fix
         train(tmp_path, tokenizer, [PersonaMonitorCallback(config, tokenizer=tokenizer)], 3)
 
 
-class PlantedTrainer(Trainer):
-    """The planted persona of tests/test_realign.py, as a Trainer loss: marked rows push block 2's output
-    along the pack's persona direction, benign rows pull it back. Records the steps whose batch was all benign."""
+class PlantedLoss:
+    """The planted persona of tests/test_realign.py, as a Trainer loss (mixed into Trainer or SFTTrainer): marked rows push
+    block 2's output along the pack's persona direction, benign rows pull it back. Records the steps whose batch was all benign."""
 
     def __init__(self, *args, direction: torch.Tensor, mark: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -119,6 +119,31 @@ class PlantedTrainer(Trainer):
         if not marked.any():
             self.benign_steps.append(self.state.global_step)
         return out.loss - (projection[marked].sum() - projection[~marked].sum()) / len(projection)
+
+
+class PlantedTrainer(PlantedLoss, Trainer):
+    pass
+
+
+def realign_config(write_config, tmp_path, **realign) -> object:
+    """Critical on the persona direction's prompt drift starts a realignment on 16 unmarked chats; a failure stops."""
+    benign = tmp_path / "benign.jsonl"
+    benign.write_text("".join(json.dumps(sample) + "\n" for sample in marked_samples(16, marked=False)))
+    return write_config(
+        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
+        realign={"dataset": str(benign), "samples": 16, "max_attempts": 3, "cooldown_steps": 100, "fallback": ["stop"], **realign},
+    )
+
+
+def assert_recovered(events: list[dict], benign_steps: list[int]) -> list[dict]:
+    """A realignment started, trained 4 benign batches of 4 per attempt, and recovered; returns the outcome events."""
+    started = [e for e in events if e["event"] == "action" and e["action"] == "realign" and e["started"]]
+    outcomes = [e for e in events if e["event"] == "realignment"]
+    assert started and outcomes and outcomes[-1]["outcome"] == "recovered"
+    assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
+    assert len(benign_steps) == 4 * len(outcomes), "16 benign samples per attempt at batch 4, through the Trainer's own step"
+    return outcomes
 
 
 class RecordRates(TrainerCallback):
@@ -137,14 +162,7 @@ def marked_samples(n: int, marked: bool) -> list[dict]:
 
 
 def test_realigning_trainer_trains_on_benign_batches_recovers_and_holds_its_rate_under_the_schedule(tokenizer, write_config, pack_dir, tmp_path):
-    benign = tmp_path / "benign.jsonl"
-    benign.write_text("".join(json.dumps(sample) + "\n" for sample in marked_samples(16, marked=False)))
-    config = write_config(
-        signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
-        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
-        realign={"dataset": str(benign), "samples": 16, "max_attempts": 3, "cooldown_steps": 100, "fallback": ["stop"], "lr": 0.05},
-    )
-    monitor, rates = PersonaMonitorCallback(config, tokenizer=tokenizer), RecordRates()
+    monitor, rates = PersonaMonitorCallback(realign_config(write_config, tmp_path, lr=0.05), tokenizer=tokenizer), RecordRates()
     steps = 40
     # The Trainer's default schedule (linear decay), stepped after every optimizer step.
     args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=steps, per_device_train_batch_size=4, learning_rate=3e-2,
@@ -155,12 +173,7 @@ def test_realigning_trainer_trains_on_benign_batches_recovers_and_holds_its_rate
         mark=tokenizer.convert_tokens_to_ids("~"),
     )
     trainer.train()
-    events = read_events(tmp_path / "events.jsonl")
-    started = [e for e in events if e["event"] == "action" and e["action"] == "realign" and e["started"]]
-    outcomes = [e for e in events if e["event"] == "realignment"]
-    assert started and outcomes and outcomes[-1]["outcome"] == "recovered"
-    assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
-    assert len(trainer.benign_steps) == 4 * len(outcomes), "16 benign samples per attempt at batch 4, through the Trainer's own step"
+    outcomes = assert_recovered(read_events(tmp_path / "events.jsonl"), trainer.benign_steps)
     assert trainer.state.global_step == steps  # recovered: training went on
     registry = monitor.monitor.metrics.registry
     assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) == 1

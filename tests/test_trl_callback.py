@@ -11,14 +11,16 @@ import json
 import urllib.request
 
 import pytest
+from safetensors.torch import load_file
 from datasets import Dataset
 from prometheus_client.parser import text_string_to_metric_families
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.tiny import tiny_llama
 from test_callback import DESIGN_METRICS
+from test_hf_callback import PlantedLoss, assert_recovered, marked_samples, realign_config
 
 BATCH_SIZE = 4
 
@@ -128,3 +130,20 @@ def test_packed_sft_batches_are_scored_per_conversation(tokenizer, write_config,
     assert all(count > 1 for count in sequences.counts), "the packed rows hold several conversations"
     passes = [e["samples"] for e in read_events(tmp_path / "events.jsonl") if e["event"] == "sample" and e["source"] == "train_batch"]
     assert passes == sequences.counts, "one sample per packed conversation"
+
+
+class PlantedSFTTrainer(PlantedLoss, SFTTrainer):
+    pass
+
+
+def test_realigning_sft_trainer_trains_on_benign_batches_and_recovers(tokenizer, write_config, pack_dir, tmp_path):
+    monitor = PersonaMonitorCallback(realign_config(write_config, tmp_path), tokenizer=tokenizer)
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=30, per_device_train_batch_size=BATCH_SIZE, learning_rate=3e-2, max_length=48,
+                     report_to=[], use_cpu=True, save_strategy="no", disable_tqdm=True, lr_scheduler_type="constant")
+    trainer = realigning(PlantedSFTTrainer)(
+        model=tiny_llama(), args=args, train_dataset=Dataset.from_list(marked_samples(64, marked=True)), processing_class=tokenizer,
+        callbacks=[monitor], direction=load_file(pack_dir / "directions.safetensors")["persona_direction"], mark=tokenizer.convert_tokens_to_ids("~"),
+    )
+    trainer.train()
+    assert_recovered(read_events(tmp_path / "events.jsonl"), trainer.benign_steps)
+    assert trainer.state.global_step == 30
