@@ -1,6 +1,7 @@
 """The monitor's own failures never stop the training it watches, and its start-up refusals do.
 
-Every monitor stage of the Lightning adapter runs under ``Monitor.guard(stage)``: a failure is
+Every monitor stage runs under ``Monitor.guard(stage)``, whichever adapter drives it (the
+one-fault-per-stage cases run through both Lightning and the Hugging Face Trainer): a failure is
 counted in ``em_monitor_errors_total{stage}``, written to the event log as an ``error`` event,
 and training goes on to its last step, with the user's code after ``fit()`` still running.
 
@@ -25,10 +26,13 @@ import pytest
 import torch
 import yaml
 from torch.utils.data import DataLoader
+from transformers import Trainer, TrainingArguments
 
+import em_monitor.callbacks.hf as hf_adapter
 import em_monitor.callbacks.lightning as adapter
 import em_monitor.controller as controller_module
 from em_monitor.callbacks import PersonaMonitor
+from em_monitor.callbacks.hf import PersonaMonitorCallback
 from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.capture import CaptureError
 from em_monitor.chat import ChatCollator
@@ -141,23 +145,48 @@ def test_every_guarded_stage_of_the_adapter_has_a_case():
     assert guarded == set(STAGE_CASES)
 
 
+#: The Hugging Face adapter's own levers, where its stage case differs from Lightning's.
+HF_BREAKERS = {
+    "gather": _raising(hf_adapter._TrainerLevers, "gather"),
+    "actions": _raising(hf_adapter._TrainerLevers, "save_checkpoint"),
+}
+
+
+def _fit_lightning(monitor_config: Path, tokenizer, tmp_path: Path, callbacks: list):
+    monitor = PersonaMonitor(monitor_config, tokenizer=tokenizer)
+    fit = trainer(tmp_path, STEPS, [monitor, *callbacks])
+    fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))  # returns normally: nothing raised
+    return monitor, fit
+
+
+def _fit_hf(monitor_config: Path, tokenizer, tmp_path: Path, callbacks: list):
+    monitor = PersonaMonitorCallback(monitor_config, tokenizer=tokenizer)
+    # Checkpoints at step 3 (the Trainer's own), so the `state` case saves one mid-run.
+    args = TrainingArguments(output_dir=str(tmp_path / "hf"), max_steps=STEPS, per_device_train_batch_size=4, learning_rate=1e-3, report_to=[],
+                             use_cpu=True, save_strategy="steps", save_steps=3, disable_tqdm=True, remove_unused_columns=False)
+    fit = Trainer(model=tiny_llama(), args=args, train_dataset=SAMPLES, data_collator=ChatCollator(tokenizer, max_length=64),
+                  processing_class=tokenizer, callbacks=[monitor])
+    fit.train()  # returns normally: nothing raised
+    return monitor, fit
+
+
+@pytest.mark.parametrize("framework", ["lightning", "hf"])
 @pytest.mark.parametrize("stage", list(STAGE_CASES))
-def test_a_failing_stage_is_counted_logged_and_training_completes(stage, tokenizer, write_config, tmp_path, monkeypatch):
+def test_a_failing_stage_is_counted_logged_and_training_completes(stage, framework, tokenizer, write_config, tmp_path, monkeypatch):
     overrides, inject = STAGE_CASES[stage]
     ctx = {"tmp_path": tmp_path, "callbacks": []}
-    inject(monkeypatch, ctx)
-    monitor = PersonaMonitor(write_config(**overrides), tokenizer=tokenizer)
-    fit = trainer(tmp_path, STEPS, [monitor, *ctx["callbacks"]])
+    (HF_BREAKERS.get(stage, inject) if framework == "hf" else inject)(monkeypatch, ctx)
+    fit = _fit_hf if framework == "hf" else _fit_lightning
     try:
-        fit.fit(CausalLMModule(tiny_llama(), tokenizer), loader(tokenizer))  # returns normally: nothing raised
-        # The user's code after fit() runs (saving the model, say).
+        monitor, run = fit(write_config(**overrides), tokenizer, tmp_path, [] if framework == "hf" else ctx["callbacks"])
+        # The user's code after training runs (saving the model, say).
         (tmp_path / "after-fit.txt").write_text("saved")
     finally:
         for original, server in ctx.get("servers", []):
             original(server)
 
     assert (tmp_path / "after-fit.txt").read_text() == "saved"
-    assert fit.global_step == STEPS
+    assert (run.state.global_step if framework == "hf" else run.global_step) == STEPS
     assert errors(monitor, stage) >= 1
     if stage not in NO_ERROR_EVENT:
         events = read_events(tmp_path / "events.jsonl")
@@ -165,12 +194,15 @@ def test_a_failing_stage_is_counted_logged_and_training_completes(stage, tokeniz
         failures = [e for e in events if e["event"] == "error" and e["stage"] == stage]
         # push fails for real (nothing listens on the gateway's port); the other stages by injection.
         assert failures and ("Connection refused" if stage == "push" else "injected fault") in failures[0]["error"]
-    if stage == "state":
+    if stage == "state" and framework == "lightning":
         assert ctx["checkpoint"].is_file(), "the user's checkpoint is saved, without the monitor's state"
         assert monitor.state_key not in torch.load(ctx["checkpoint"], weights_only=False).get("callbacks", {})
         after = tmp_path / "after-fit.ckpt"
-        fit.save_checkpoint(after)
+        run.save_checkpoint(after)
         assert after.is_file()
+    if stage == "state" and framework == "hf":
+        saved = json.loads((tmp_path / "hf" / "checkpoint-3" / "trainer_state.json").read_text())["stateful_callbacks"]
+        assert saved["PersonaMonitorCallback"]["attributes"]["resume_state"] == {}, "the Trainer's checkpoint is saved, without the monitor's state"
     if stage == "actions":
         events = read_events(tmp_path / "events.jsonl")
         assert any(e["event"] == "level" and e["new"] == "warn" for e in events), "the level rose, so the checkpoint action ran"
