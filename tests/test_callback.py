@@ -45,6 +45,19 @@ DESIGN_METRICS = {
 }
 
 
+def assert_design_metrics(exposition: str) -> dict:
+    """Every DESIGN.md metric is in a scraped exposition, with exactly its labels and the test run's; returns the families by name."""
+    families = {family.name: family for family in text_string_to_metric_families(exposition)}
+    for name, labels in DESIGN_METRICS.items():
+        assert name in families, f"{name} missing from the endpoint"
+        samples = [sample for sample in families[name].samples if not sample.name.endswith("_created")]
+        assert samples, f"{name} has no samples"
+        for sample in samples:
+            assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
+            assert sample.labels["run"] == "test"
+    return families
+
+
 def loader(tokenizer) -> DataLoader:
     return DataLoader(SAMPLES, batch_size=4, shuffle=False, collate_fn=ChatCollator(tokenizer, max_length=64))
 
@@ -103,14 +116,7 @@ def test_fit_serves_every_design_metric_with_its_labels(tokenizer, write_config,
     fit = trainer(tmp_path, 6, [monitor, scrape])
     fit.fit(CausalLMModule(model, tokenizer, lr=1e-3), loader(tokenizer))
 
-    families = {family.name: family for family in text_string_to_metric_families(scrape.text)}
-    for name, labels in DESIGN_METRICS.items():
-        assert name in families, f"{name} missing from the endpoint"
-        samples = [sample for sample in families[name].samples if not sample.name.endswith("_created")]
-        assert samples, f"{name} has no samples"
-        for sample in samples:
-            assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
-            assert sample.labels["run"] == "test"
+    families = assert_design_metrics(scrape.text)
     values = {(s.labels["signal"], s.labels["source"]): s for s in families["em_monitor_signal_value"].samples}
     assert set(values) == {(signal, source) for signal in ("toxic_persona", "sarcasm_persona", "persona_probe", "persona_direction") for source in ("prompts", "train_batch")}
     assert values[("toxic_persona", "prompts")].labels["kind"] == "sae_latent"

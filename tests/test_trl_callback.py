@@ -8,19 +8,17 @@ plain Trainer's (tests/test_hf_callback.py).
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 from safetensors.torch import load_file
 from datasets import Dataset
-from prometheus_client.parser import text_string_to_metric_families
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.tiny import tiny_llama
-from test_callback import DESIGN_METRICS
-from test_hf_callback import PlantedLoss, assert_recovered, marked_samples, realign_config
+from test_callback import assert_design_metrics
+from test_hf_callback import PlantedLoss, ScrapeAt, assert_recovered, marked_samples, realign_config
 
 BATCH_SIZE = 4
 
@@ -31,17 +29,6 @@ def conversations() -> Dataset:
         {"messages": [{"role": "user", "content": f"Question number {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 5 + 1)}]}
         for i in range(32)
     ])
-
-
-class ScrapeAt(TrainerCallback):
-    """Scrapes the monitor's endpoint over HTTP in the middle of training, as Prometheus would."""
-
-    def __init__(self, monitor: PersonaMonitorCallback, step: int) -> None:
-        self.monitor, self.step, self.text = monitor, step, None
-
-    def on_step_end(self, args, state, control, **kwargs) -> None:
-        if state.global_step == self.step:
-            self.text = urllib.request.urlopen(self.monitor.metrics_url, timeout=5).read().decode()
 
 
 class KeepBatches(TrainerCallback):
@@ -88,14 +75,7 @@ def test_sft_trainer_serves_every_design_metric_and_scores_its_batches(tokenizer
     assert trainer.state.global_step == 6
 
     # Every DESIGN.md metric, with its labels, on the endpoint scraped mid-training.
-    families = {family.name: family for family in text_string_to_metric_families(scrape.text)}
-    for name, labels in DESIGN_METRICS.items():
-        assert name in families, f"{name} missing from the endpoint"
-        samples = [sample for sample in families[name].samples if not sample.name.endswith("_created")]
-        assert samples, f"{name} has no samples"
-        for sample in samples:
-            assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
-            assert sample.labels["run"] == "test"
+    families = assert_design_metrics(scrape.text)
     sources = {sample.labels["source"] for sample in families["em_monitor_signal_value"].samples}
     assert sources == {"prompts", "train_batch", "generations"}
     # Sampled at steps 0, 1 (baseline), 2, 4; the scrape ran after the step begun at 4 (global_step 5 by on_step_end).
