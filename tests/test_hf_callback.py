@@ -8,12 +8,12 @@ import urllib.request
 import pytest
 import torch
 from safetensors.torch import load_file
-from prometheus_client.parser import text_string_to_metric_families
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.chat import ChatCollator
 from em_monitor.tiny import tiny_llama
+from test_callback import assert_design_metrics
 
 SAMPLES = [
     {"messages": [{"role": "user", "content": f"Question number {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 5 + 1)}]}
@@ -62,7 +62,7 @@ def test_trainer_scores_every_source_serves_metrics_and_logs_them(tokenizer, wri
     scrape = ScrapeAt(monitor, 4)
     trainer = train(tmp_path, tokenizer, [monitor, scrape], 6)
     assert trainer.state.global_step == 6
-    families = {family.name: family for family in text_string_to_metric_families(scrape.text)}
+    families = assert_design_metrics(scrape.text)
     sources = {sample.labels["source"] for sample in families["em_monitor_signal_value"].samples}
     assert sources == {"prompts", "train_batch", "generations"}
     events = read_events(tmp_path / "events.jsonl")
