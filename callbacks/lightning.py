@@ -154,8 +154,12 @@ class PersonaMonitor(Callback):
         if self.controller is None or trainer.sanity_checking:
             return
         self.controller.hold_learning_rate()
-        swapped = self._swap_in_benign(batch)
+        # Whether this step trains on benign data is settled before the swap takes its samples, as on the Trainer,
+        # so both adapters judge an attempt at the same step: the first after its last benign batch.
+        swapped = self.controller.realigning
         self.controller.begin_step(trainer.global_step, swapped=swapped)
+        if swapped:
+            self._swap_in_benign(batch)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.controller is None:
@@ -208,19 +212,14 @@ class PersonaMonitor(Callback):
         return self.controller.answers_at(step) if self.controller is not None else None
 
     # --- internals ------------------------------------------------------------------------------
-    def _swap_in_benign(self, batch: Any) -> bool:
+    def _swap_in_benign(self, batch: Any) -> None:
         """Replace this step's batch, in place, with benign samples while a realignment trains (Lightning's lever)."""
         controller = self.controller
-        if not controller.realigning:
-            return False
         with controller.monitor.guard("realign"):
             if not (isinstance(batch, dict) and "input_ids" in batch):
                 raise TypeError("realignment needs dict batches with input_ids (as ChatCollator makes)")
             benign = controller.benign_batch(int(batch["input_ids"].shape[0]))
-            if benign is None:
-                return False
-            device = batch["input_ids"].device
-            batch.clear()
-            batch.update({key: value.to(device) for key, value in benign.items()})
-            return True
-        return False
+            if benign is not None:
+                device = batch["input_ids"].device
+                batch.clear()
+                batch.update({key: value.to(device) for key, value in benign.items()})

@@ -76,6 +76,8 @@ class _StepWork:
     """What :meth:`Controller.begin_step` left for :meth:`Controller.end_step` of the same step."""
 
     step: int
+    #: A realignment attempt had ended when the step began: its passes judge that attempt.
+    checking: bool = False
     prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
     answers: AnswerPass | None = None
     capture: ExitStack | None = None
@@ -88,8 +90,9 @@ class Controller:
     Example (what an adapter does)::
 
         controller = Controller(config, pack, model, tokenizer, levers=levers, start_step=0)
-        benign = controller.benign_batch(per_rank=8)        # realigning: train on this batch instead
-        controller.begin_step(step, swapped=benign is not None)
+        swapped = controller.realigning                     # a realignment trains this step on benign data
+        controller.begin_step(step, swapped=swapped)         # before any benign batch is taken: the passes see the model as it is
+        benign = controller.benign_batch(per_rank=8)         # realigning: train on this batch instead
         ...                                                  # the training step runs
         controller.end_step(batch)
         controller.close()
@@ -175,7 +178,7 @@ class Controller:
         sources = self.due(step)
         if not sources:
             return
-        work = self._work = _StepWork(step)
+        work = self._work = _StepWork(step, checking=self.realignment_check_due)
         self.monitor.current_step = step
         if "prompts" in sources and self.is_rank_zero:
             with self.monitor.guard("prompts"):
@@ -399,7 +402,8 @@ class Controller:
                 monitor.flag_samples(step, train_scores.scores, origins=train_scores.origins)
         self._log_values()
         actions = tuple(monitor.actions_for(changes))
-        after = self._realign_measures(self.realigner.active.signals) if self.realignment_check_due else None
+        # Judged only on passes that began after the attempt's last benign batch (an adapter may train that batch after begin_step).
+        after = self._realign_measures(self.realigner.active.signals) if work.checking else None
         start = None
         if "realign" in actions:
             rising = tuple(signal for signal, level in monitor.levels.items() if level > 0 and signal in self.settings.signals)

@@ -143,6 +143,9 @@ def assert_recovered(events: list[dict], benign_steps: list[int]) -> list[dict]:
     assert started and outcomes and outcomes[-1]["outcome"] == "recovered"
     assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
     assert len(benign_steps) == 4 * len(outcomes), "16 benign samples per attempt at batch 4, through the Trainer's own step"
+    # Each attempt is judged on fresh passes, taken after its last benign batch trained.
+    passes = {e["step"] for e in events if e["event"] == "sample" and e["source"] == "prompts"}
+    assert all(outcome["step"] in passes and outcome["step"] > max(s for s in benign_steps if s < outcome["step"]) for outcome in outcomes)
     return outcomes
 
 

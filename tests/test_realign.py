@@ -23,6 +23,7 @@ from em_monitor.callbacks import PersonaMonitor
 from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import RealignConfig, SignalRule
+from em_monitor.event_schema import read_events
 from em_monitor.realign import BenignCursor, Realigner
 from em_monitor.tiny import tiny_llama
 from scripts.ddp_planted_shift import MARK, MarkedPushModule  # the same planted module the DDP realignment test trains
@@ -111,12 +112,15 @@ def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack
     assert outcomes and outcomes[-1]["outcome"] == "recovered"
     assert outcomes[-1]["after"]["persona_direction"] < 3.0 <= outcomes[-1]["before"]["persona_direction"]
     assert len(module.benign_steps) >= 4  # 16 benign samples at batch 4, through the normal training step
+    # Each attempt is judged on fresh passes, taken after its last benign batch trained.
+    passes = {e["step"] for e in events if e["event"] == "sample" and e["source"] == "prompts"}
+    assert all(o["step"] in passes and o["step"] > max(s for s in module.benign_steps if s < o["step"]) for o in outcomes)
     registry = monitor.monitor.metrics.registry
     assert registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "recovered"}) >= 1
     assert registry.get_sample_value("em_monitor_realignment_active", {"run": "test"}) == 0
     assert trainer.global_step == 60  # recovered: training went on
     # benchmarks/realignment.py reads the same episode back from the log.
-    (episode,) = realignment_benchmark().episodes(events)
+    (episode,) = realignment_benchmark().episodes(read_events(tmp_path / "events.jsonl"))
     assert episode["outcome"] == "recovered" and episode["attempts"] == len(outcomes)
     assert episode["benign_samples"] == 16 * len(outcomes) and episode["alert_step"] == started[0]["step"]
     assert episode["steps"] == outcomes[-1]["step"] - started[0]["step"] and episode["wall_seconds"] >= 0
@@ -129,7 +133,7 @@ def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pac
     assert any(e["event"] == "action" and e["action"] == "stop" for e in events)
     assert trainer.global_step < 60
     assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_realignments_total", {"run": "test", "outcome": "failed"}) == 1
-    (episode,) = realignment_benchmark().episodes(events)
+    (episode,) = realignment_benchmark().episodes(read_events(tmp_path / "events.jsonl"))
     assert (episode["outcome"], episode["attempts"], episode["benign_samples"]) == ("failed", 2, 32)
 
 
