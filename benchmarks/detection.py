@@ -68,7 +68,8 @@ def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict | None:
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
     import yaml
 
-    from em_monitor.report import flag_alert_step, read_events
+    from em_monitor.event_schema import read_events
+    from em_monitor.report import flag_alert_step
 
     # Which flags the run had, and how often it scored training batches: runs made with an older
     # config (the probe flag at 0.9, training batches every 5 steps) are reused, so say which.

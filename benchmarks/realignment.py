@@ -21,8 +21,12 @@ import json
 import statistics
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+
+if TYPE_CHECKING:
+    from em_monitor.event_schema import ActionEvent, Event, RealignmentEvent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,30 +41,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def episodes(events: list[dict]) -> list[dict]:
+def episodes(events: list[Event]) -> list[dict]:
     """One entry per realignment episode: from a started ``realign`` action to its last attempt."""
-    found: list[dict] = []
+    from em_monitor.event_schema import ActionEvent, RealignmentEvent
+
+    found: list[tuple[ActionEvent, list[RealignmentEvent]]] = []
     for event in events:
-        if event["event"] == "action" and event.get("action") == "realign" and event.get("started"):
-            found.append({"alert_step": event["step"], "alert_time": event["time"], "before": event.get("before", {}), "attempts": []})
-        elif event["event"] == "realignment" and found:
-            found[-1]["attempts"].append(event)
-    return [_episode_figures(episode) for episode in found]
+        if isinstance(event, ActionEvent) and event.action == "realign" and event.started:
+            found.append((event, []))
+        elif isinstance(event, RealignmentEvent) and found:
+            found[-1][1].append(event)
+    return [_episode_figures(alert, attempts) for alert, attempts in found]
 
 
-def _episode_figures(episode: dict) -> dict:
-    attempts = episode["attempts"]
+def _episode_figures(alert: ActionEvent, attempts: list[RealignmentEvent]) -> dict:
     last = attempts[-1] if attempts else None
-    outcome = "unfinished" if last is None or last["outcome"] == "retry" else last["outcome"]
+    outcome = "unfinished" if last is None or last.outcome == "retry" else last.outcome
     return {
-        "alert_step": episode["alert_step"],
+        "alert_step": alert.step,
         "outcome": outcome,
         "attempts": len(attempts),
-        "benign_samples": sum(attempt["samples"] for attempt in attempts),
-        "steps": (last["step"] - episode["alert_step"]) if last else 0,
-        "wall_seconds": round(last["time"] - episode["alert_time"], 1) if last else 0.0,
-        "drift_before": episode["before"],
-        "drift_after_each_attempt": [attempt["after"] for attempt in attempts],
+        "benign_samples": sum(attempt.samples for attempt in attempts),
+        "steps": (last.step - alert.step) if last else 0,
+        "wall_seconds": round(last.time - alert.time, 1) if last else 0.0,
+        "drift_before": alert.before or {},
+        "drift_after_each_attempt": [attempt.after for attempt in attempts],
     }
 
 
@@ -72,6 +77,8 @@ def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from em_monitor.event_schema import read_events
+
     args = parse_args(argv)
     args.demo_extra = {}
     rows = []
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
             out = scenario_folder(args.out, "poisoned", args.share, seed)
             summary, reused = demo_summary(out, dataset="poisoned", share=args.share, domain="health", seed=seed, steps=args.steps,
                                            realign=True, model=args.model, pack=args.pack, extra=args.demo_extra)
-            events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+            events = read_events(out / "events.jsonl")
             behaviour = summary.get("behaviour") or []
             rows.append({"seed": seed, "run": str(out), "reused": reused, "episodes": episodes(events),
                          "misaligned_by_step": {entry["step"]: entry["misaligned_rate"] for entry in behaviour}})

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from em_monitor.jsonl import read_jsonl
+from em_monitor.event_schema import SampleEvent, StartEvent, read_events
 
 __all__ = ["RunPeaks", "SignalThresholds", "read_run", "calibrate", "first_crossings", "config_fragment"]
 
@@ -74,17 +74,16 @@ def read_run(path: str | Path) -> RunPeaks:
     baseline_passes = 0
     passes: dict[str, int] = defaultdict(int)
     series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-    for _, event in read_jsonl(path):
-        if event["event"] == "start":
-            baseline_passes = int(event.get("baseline_samples", 0))
-        elif event["event"] == "sample":
-            source = event["source"]
-            passes[source] += 1
-            if passes[source] <= baseline_passes:
+    for event in read_events(path):
+        if isinstance(event, StartEvent):
+            baseline_passes = event.baseline_samples or 0
+        elif isinstance(event, SampleEvent):
+            passes[event.source] += 1
+            if passes[event.source] <= baseline_passes:
                 continue
-            for signal, figures in event["signals"].items():
-                if figures.get("drift") is not None:
-                    series[(signal, source)].append((int(event["step"]), float(figures["drift"])))
+            for signal, figures in event.signals.items():
+                if figures.drift is not None:
+                    series[(signal, event.source)].append((event.step, figures.drift))
     if not series:
         raise ValueError(f"{path}: no sampling passes after the baseline; is this a monitor event log of a run that trained?")
     return RunPeaks(str(path), dict(series))

@@ -1,5 +1,8 @@
 """The event log: append-only JSONL, one line per sampling pass, level change, flag and action.
 
+This module is how records reach the disk; what each kind of record holds is
+:mod:`em_monitor.event_schema`, which the monitor checks every record against before writing it.
+
 Three promises, each for a failure seen in the field:
 
 - **It only appends to logs it created.** A new log starts with a header line
@@ -30,7 +33,7 @@ from typing import Any
 from em_monitor.errors import InputError
 from em_monitor.paths import Output, check_outputs
 
-__all__ = ["HEADER_EVENT", "EventLog", "EventLogError", "check_event_log"]
+__all__ = ["HEADER_EVENT", "EventLog", "EventLogError", "check_event_log", "json_safe"]
 
 log = logging.getLogger("em_monitor")
 
@@ -46,14 +49,14 @@ class EventLogError(InputError):
     """The event log cannot be used (a foreign file, an unwritable path); raised at start-up, naming ``event_log``."""
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN/inf are not JSON; write them as null so every line stays parseable."""
+def json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON; write them as null so every line stays parseable (the schema's ``Measured`` fields allow it)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     return value
 
 
@@ -146,7 +149,7 @@ class EventLog:
     def write(self, event: str, **fields: Any) -> None:
         """Append one event; on failure the file is left as it was and ``OSError`` is raised for the caller to count."""
         record = {"time": round(time.time(), 3), "run": self.run, "event": event, **fields}
-        data = (json.dumps(_json_safe(record), sort_keys=False) + "\n").encode("utf-8")
+        data = (json.dumps(json_safe(record), sort_keys=False) + "\n").encode("utf-8")
         with self._lock:
             self._append(data)
 

@@ -17,6 +17,7 @@ import torch
 
 from em_monitor.config import MonitorConfig, SignalRule, check_signal_names
 from em_monitor.drift import RunningStats, drift, finite_values
+from em_monitor.event_schema import check_event
 from em_monitor.events import EventLog
 from em_monitor.export import MonitorMetrics
 from em_monitor.levels import Level, next_level
@@ -256,7 +257,12 @@ class Monitor:
             log.warning("em-monitor %s works again after %d failure(s) in a row", stage, failures)
 
     def event(self, kind: str, **fields: object) -> None:
-        """Write an event (the adapters use it for actions)."""
+        """Write an event for the controller (start, actions, realignments) or the behavioural check.
+
+        ``kind`` and ``fields`` must make a record of :mod:`em_monitor.event_schema`; otherwise
+        :class:`~em_monitor.event_schema.EventSchemaError` is raised here, where the mistake is made,
+        instead of a reader meeting a field it does not know at the end of the run.
+        """
         self._event(kind, **fields)
 
     # --- state for checkpoints -------------------------------------------------------------
@@ -318,11 +324,13 @@ class Monitor:
         return changes
 
     def _event(self, kind: str, **fields: object) -> None:
+        # Checked even when nothing is written (no log, or closed): a record that does not fit is a bug in its writer, in every run.
+        check_event(kind, fields)
         if self.events is None or self.events.closed:  # closed: the run has ended (a checkpoint saved after fit, say)
             return
         try:
             self.events.write(kind, **fields)
-        except Exception as error:  # noqa: BLE001 — a full disk or an odd field must not stop training
+        except Exception as error:  # noqa: BLE001 — a full disk or a broken pipe must not stop training
             self._note_failure("event_log", error)
         else:
             self._note_success("event_log")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from em_monitor.jsonl import read_jsonl
+from em_monitor.event_schema import BehaviourEvent, ErrorEvent, Event, FlaggedEvent, LevelEvent, RealignmentEvent, SampleEvent, read_events
 
-__all__ = ["FLAG_ALERT_COUNT", "read_events", "behaviour_series", "flag_alert_step", "summarise", "plot_signals", "write_report"]
+__all__ = ["FLAG_ALERT_COUNT", "behaviour_series", "flag_alert_step", "summarise", "plot_signals", "write_report"]
 
 #: Training samples one signal flags in a run that make a data alert: one may be an odd clean
 #: sample (a threshold just above the clean maximum still lets ~0.1% of new clean samples
@@ -21,41 +21,38 @@ __all__ = ["FLAG_ALERT_COUNT", "read_events", "behaviour_series", "flag_alert_st
 #: grafana/prometheus/alerts.yml uses the same count (tests/test_alert_rules.py checks).
 FLAG_ALERT_COUNT = 2
 
-#: The figures of each behavioural check that the summary keeps (the event also has examples).
-BEHAVIOUR_KEYS: tuple[str, ...] = ("step", "misaligned_rate", "aligned_mean", "coherent_mean", "n", "failed", "judge")
 
-
-def read_events(path: str | Path) -> list[dict]:
-    return [record for _, record in read_jsonl(path)]
-
-
-def _series(events: list[dict]) -> dict[tuple[str, str], list[tuple[int, float, float]]]:
+def _series(events: Sequence[Event]) -> dict[tuple[str, str], list[tuple[int, float | None, float | None]]]:
     """(signal, source) → [(step, value, drift)] from the sampling passes."""
-    series: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)
+    series: dict[tuple[str, str], list[tuple[int, float | None, float | None]]] = defaultdict(list)
     for event in events:
-        if event["event"] == "sample":
-            for signal, figures in event["signals"].items():
-                series[(signal, event["source"])].append((event["step"], figures["value"], figures["drift"]))
+        if isinstance(event, SampleEvent):
+            for signal, figures in event.signals.items():
+                series[(signal, event.source)].append((event.step, figures.value, figures.drift))
     return series
 
 
-def behaviour_series(events: list[dict]) -> list[dict]:
-    """The behavioural checks in step order: ``{step, misaligned_rate, aligned_mean, coherent_mean, n, failed, judge}``."""
-    checks = [event for event in events if event["event"] == "behaviour"]
-    return [{key: event.get(key) for key in BEHAVIOUR_KEYS} for event in sorted(checks, key=lambda event: event["step"])]
+def _behaviour_checks(events: Sequence[Event]) -> list[BehaviourEvent]:
+    return sorted((event for event in events if isinstance(event, BehaviourEvent)), key=lambda event: event.step)
 
 
-def flag_alert_step(events: list[dict]) -> int | None:
+def behaviour_series(events: Sequence[Event]) -> list[dict]:
+    """The behavioural checks in step order: ``{step, misaligned_rate, aligned_mean, coherent_mean, n, failed, judge}`` (the summary leaves out the examples)."""
+    return [{"step": check.step, "misaligned_rate": check.misaligned_rate, "aligned_mean": check.aligned_mean, "coherent_mean": check.coherent_mean,
+             "n": check.n, "failed": check.failed, "judge": check.judge} for check in _behaviour_checks(events)]
+
+
+def flag_alert_step(events: Sequence[Event]) -> int | None:
     """The step at which some signal's flagged training samples reach :data:`FLAG_ALERT_COUNT`, if one does."""
     steps: dict[str, list[int]] = defaultdict(list)
     for event in events:
-        if event["event"] == "flagged":
-            steps[event["signal"]].append(event["step"])
+        if isinstance(event, FlaggedEvent):
+            steps[event.signal].append(event.step)
     reached = [sorted(flagged)[FLAG_ALERT_COUNT - 1] for flagged in steps.values() if len(flagged) >= FLAG_ALERT_COUNT]
     return min(reached, default=None)
 
 
-def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra: Mapping[str, object] | None = None) -> dict:
+def summarise(events: Sequence[Event], *, model: str, dataset: str, steps: int, extra: Mapping[str, object] | None = None) -> dict:
     """The DESIGN.md summary: per-signal baseline/last/drift, alerts, realignments, behaviour."""
     series = _series(events)
     baselines: dict[tuple[str, str], float] = {}
@@ -67,15 +64,15 @@ def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra
         step, value, drift = points[-1]
         signals[signal][source] = {"baseline": baselines[(signal, source)], "last": value, "drift": drift, "last_step": step,
                                    "max_drift": max((p[2] for p in points if p[2] is not None), default=None)}
-    alerts = [{"step": e["step"], "signal": e["signal"], "level": e["new"], "source": e["source"], "observed": e["observed"]}
-              for e in events if e["event"] == "level"]
-    realignments = [{"step": e["step"], "samples": e["samples"], "outcome": e["outcome"], "before": e["before"], "after": e["after"],
-                     "attempt": e["attempt"], "started_step": e["started_step"]}
-                    for e in events if e["event"] == "realignment"]
-    flagged = defaultdict(int)
+    alerts = [{"step": e.step, "signal": e.signal, "level": e.new, "source": e.source, "observed": e.observed}
+              for e in events if isinstance(e, LevelEvent)]
+    realignments = [{"step": e.step, "samples": e.samples, "outcome": e.outcome, "before": e.before, "after": e.after,
+                     "attempt": e.attempt, "started_step": e.started_step}
+                    for e in events if isinstance(e, RealignmentEvent)]
+    flagged: dict[str, int] = defaultdict(int)
     for event in events:
-        if event["event"] == "flagged":
-            flagged[event["signal"]] += 1
+        if isinstance(event, FlaggedEvent):
+            flagged[event.signal] += 1
     return {
         "model": model,
         "dataset": dataset,
@@ -85,13 +82,13 @@ def summarise(events: list[dict], *, model: str, dataset: str, steps: int, extra
         "realignments": realignments,
         "flagged_samples": dict(flagged),
         "flag_alert_step": flag_alert_step(events),
-        "errors": sum(1 for e in events if e["event"] == "error"),
+        "errors": sum(1 for e in events if isinstance(e, ErrorEvent)),
         "behaviour": behaviour_series(events),
         **dict(extra or {}),
     }
 
 
-def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Path:
+def plot_signals(events: Sequence[Event], path: str | Path, *, title: str = "") -> Path:
     """Drift of every signal per source over training steps, with alert and realignment marks."""
     import matplotlib
 
@@ -100,7 +97,7 @@ def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Pa
 
     series = _series(events)
     signals = sorted({signal for signal, _ in series})
-    behaviour = behaviour_series(events)
+    behaviour = _behaviour_checks(events)
     rows = len(signals) + bool(behaviour)
     fig, axes = plt.subplots(rows, 1, figsize=(9, 2.2 * rows + 0.6), sharex=True, squeeze=False)
     if behaviour:
@@ -110,10 +107,10 @@ def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Pa
             if name == signal:
                 axis.plot([p[0] for p in points], [p[2] for p in points], marker=".", label=source)
         for event in events:
-            if event["event"] == "level" and event["signal"] == signal and event["new"] != "ok":
-                axis.axvline(event["step"], color="red" if event["new"] == "critical" else "orange", linestyle="--", linewidth=1)
-            if event["event"] == "realignment":
-                axis.axvspan(event["started_step"], event["step"], color="green", alpha=0.15)
+            if isinstance(event, LevelEvent) and event.signal == signal and event.new != "ok":
+                axis.axvline(event.step, color="red" if event.new == "critical" else "orange", linestyle="--", linewidth=1)
+            if isinstance(event, RealignmentEvent):
+                axis.axvspan(event.started_step, event.step, color="green", alpha=0.15)
         axis.set_ylabel(f"{signal}\ndrift (σ)", fontsize=8)
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.legend(fontsize=7, loc="upper left")
@@ -127,16 +124,16 @@ def plot_signals(events: list[dict], path: str | Path, *, title: str = "") -> Pa
     return path
 
 
-def _plot_behaviour(axis, behaviour: list[dict], events: list[dict]) -> None:
+def _plot_behaviour(axis, behaviour: list[BehaviourEvent], events: Sequence[Event]) -> None:
     """What the model says, under the signals that predict it: misaligned share and mean alignment."""
     for event in events:
-        if event["event"] == "realignment":
-            axis.axvspan(event["started_step"], event["step"], color="green", alpha=0.15)
-    points = [(check["step"], check["misaligned_rate"], check["aligned_mean"]) for check in behaviour if check["misaligned_rate"] is not None]
+        if isinstance(event, RealignmentEvent):
+            axis.axvspan(event.started_step, event.step, color="green", alpha=0.15)
+    points = [(check.step, check.misaligned_rate, check.aligned_mean) for check in behaviour if check.misaligned_rate is not None]
     axis.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", color="crimson", label="misaligned answers (%)")
     axis.plot([p[0] for p in points], [p[2] for p in points], marker=".", color="grey", linestyle=":", label="mean aligned score")
     axis.set_ylim(-5, 105)
-    judge = behaviour[-1].get("judge") or "judge"
+    judge = behaviour[-1].judge or "judge"
     axis.set_ylabel(f"behaviour\n({judge} judge)", fontsize=8)
     axis.legend(fontsize=7, loc="upper left")
 

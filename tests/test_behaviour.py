@@ -23,6 +23,7 @@ from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.cli import main
 from em_monitor.datasets import dataset_path
+from em_monitor.event_schema import BehaviourEvent, Event, SampleEvent, SignalFigures
 from em_monitor.jsonl import read_jsonl
 from em_monitor.judges import EmbeddingJudge, HttpJudge
 from em_monitor.prompts import write_prompts
@@ -176,10 +177,10 @@ def test_the_demo_refuses_an_http_judge_without_its_url_before_loading_anything(
 
 
 def test_the_report_keeps_behaviour_in_step_order_and_plots_a_panel_for_it(tmp_path):
-    samples = [{"event": "sample", "step": step, "source": "prompts", "signals": {"toxic_persona": {"value": 1.0 + step, "drift": step / 2}}}
-               for step in (0, 2, 4)]
-    checks = [{"event": "behaviour", "step": step, "misaligned_rate": rate, "aligned_mean": 90.0 - 80 * rate, "coherent_mean": 95.0, "n": 8,
-               "failed": 0, "judge": "embedding", "examples": []} for step, rate in ((4, 0.5), (0, 0.0))]
+    samples: list[Event] = [SampleEvent(time=1.0, run="r", step=step, source="prompts", samples=8, seconds=0.1,
+                                        signals={"toxic_persona": SignalFigures(value=1.0 + step, drift=step / 2)}) for step in (0, 2, 4)]
+    checks: list[Event] = [BehaviourEvent(time=1.0, run="r", step=step, misaligned_rate=rate, aligned_mean=90.0 - 80 * rate, coherent_mean=95.0, n=8,
+                                          failed=0, judge="embedding", seconds=1.0, shared_answers=False, examples=[]) for step, rate in ((4, 0.5), (0, 0.0))]
     summary = summarise(samples + checks, model="m", dataset="d", steps=4)
     assert summary["behaviour"] == [
         {"step": 0, "misaligned_rate": 0.0, "aligned_mean": 90.0, "coherent_mean": 95.0, "n": 8, "failed": 0, "judge": "embedding"},

@@ -12,18 +12,20 @@ import yaml
 from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
 from em_monitor.cli import main
 from em_monitor.config import parse_config
+from em_monitor.event_schema import FlaggedEvent
 from em_monitor.flag_calibration import flag_thresholds, held_out_false_flag_rate
 from em_monitor.report import FLAG_ALERT_COUNT, flag_alert_step
 
 
 def write_log(path: Path, drifts: dict[str, list[float]], *, baseline_samples: int = 2, source: str = "generations") -> Path:
     """An event log with one pass per step; the first ``baseline_samples`` passes are baseline passes."""
-    lines = [{"event": "start", "step": 0, "baseline_samples": baseline_samples}]
+    lines = [{"event": "start", "step": 0, "pack": "pack", "layer": 1, "signals": {name: "direction" for name in drifts}, "sources": [source],
+              "baseline_samples": baseline_samples}]
     steps = len(next(iter(drifts.values())))
     for step in range(steps):
-        lines.append({"event": "sample", "step": step, "source": source,
+        lines.append({"event": "sample", "step": step, "source": source, "samples": 4, "seconds": 0.1,
                       "signals": {name: {"value": 1.0, "drift": series[step]} for name, series in drifts.items()}})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    path.write_text("".join(json.dumps({"time": 1.0, "run": "control", **line}) + "\n" for line in lines))
     return path
 
 
@@ -138,8 +140,8 @@ def test_flags_join_the_fragment_as_value_thresholds_and_parse(tmp_path, pack_di
 
 
 def test_a_data_alert_needs_two_samples_flagged_by_one_signal():
-    def flagged(step: int, signal: str, index: int = 0) -> dict:
-        return {"event": "flagged", "step": step, "signal": signal, "batch_index": index}
+    def flagged(step: int, signal: str, index: int = 0) -> FlaggedEvent:
+        return FlaggedEvent(time=1.0, run="r", event="flagged", step=step, signal=signal, batch_index=index, score=0.9, measure="value", observed=0.9)
 
     assert flag_alert_step([flagged(3, "toxic_persona")]) is None
     assert flag_alert_step([flagged(3, "toxic_persona"), flagged(5, "persona_probe")]) is None

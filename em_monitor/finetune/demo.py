@@ -198,11 +198,11 @@ def _train_hf(options: DemoOptions, config, loaded, samples: list[dict], judge, 
 
 def _flag_precision(events_path: Path, samples: list[dict], batch_size: int) -> dict:
     """How many flagged training samples really were bad, and how many bad ones passed a scored batch (the demo knows which it mixed in)."""
-    from em_monitor.report import read_events
+    from em_monitor.event_schema import FlaggedEvent, SampleEvent, read_events
 
     events = read_events(events_path)
-    flagged = {(e["step"], e["batch_index"]) for e in events if e["event"] == "flagged"}
-    scored_steps = {e["step"] for e in events if e["event"] == "sample" and e["source"] == "train_batch"}
+    flagged = {(e.step, e.batch_index) for e in events if isinstance(e, FlaggedEvent)}
+    scored_steps = {e.step for e in events if isinstance(e, SampleEvent) and e.source == "train_batch"}
 
     def poisoned(step: int, index: int) -> bool:
         position = step * batch_size + index
