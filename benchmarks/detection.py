@@ -27,7 +27,11 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from demo_runs import (  # this folder is sys.path[0] when run as a script
+    demo_summary,
+    scenario_folder,
+    tiny_model_and_pack,
+)
 
 DEFAULT_MIXES = ["poisoned:0", "poisoned:0.05", "poisoned:0.25", "poisoned:1"]
 #: The persona signals the table reports (the pack's model-diff direction rises on any fine-tune).
@@ -68,8 +72,8 @@ def run_row(args: argparse.Namespace, mix: str, seed: int) -> dict | None:
 def summarise(mix: str, seed: int, summary: dict, out: Path, reused: bool) -> dict:
     import yaml
 
-    from em_monitor.event_schema import read_events
     from em_monitor.report import flag_alert_step
+    from em_monitor.runtime.event_schema import read_events
 
     # Which flags the run had, and how often it scored training batches: runs made with an older
     # config (the probe flag at 0.9, training batches every 5 steps) are reused, so say which.

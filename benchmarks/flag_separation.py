@@ -29,9 +29,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from demo_runs import (
+    tiny_model_and_pack,  # this folder is sys.path[0] when run as a script
+)
 from sklearn.metrics import roc_auc_score
-
-from demo_runs import tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
 #: Training samples a 60-step demo run scores: every batch of 8 (`train_batch.every_n_steps: 1`).
 SCORED_PER_RUN = 480
@@ -54,11 +55,15 @@ def two_or_more(rate: float, trials: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from em_monitor.audit import score_answers
     from em_monitor.chat import read_chat_jsonl
     from em_monitor.datasets import dataset_path
-    from em_monitor.flag_calibration import flag_threshold, flag_thresholds, held_out_false_flag_rate
     from em_monitor.models import load_model
+    from em_monitor.offline.audit import score_answers
+    from em_monitor.offline.flag_calibration import (
+        flag_threshold,
+        flag_thresholds,
+        held_out_false_flag_rate,
+    )
     from em_monitor.packs import load_pack
 
     args = parse_args(argv)

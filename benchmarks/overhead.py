@@ -155,12 +155,12 @@ def within_run_ratio(intervals: list[float], sampled: set[int], every_n_steps: i
 
 
 def one_fit(config: str, initial_state: dict, model, tokenizer, pack: str, args: argparse.Namespace, workdir: Path) -> dict:
+    from em_monitor.callbacks import PersonaMonitor
     from torch.utils.data import DataLoader
 
-    from em_monitor.callbacks import PersonaMonitor
-    from em_monitor.finetune.lightning import CausalLMModule
     from em_monitor.chat import ChatCollator
     from em_monitor.config import parse_config
+    from em_monitor.finetune.lightning import CausalLMModule
 
     model.load_state_dict(initial_state)
     torch.manual_seed(0)

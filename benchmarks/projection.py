@@ -76,7 +76,7 @@ def time_call(statement: str, scope: dict, min_run_time: float) -> float:
 
 
 def measure(sae, architecture: str, k: int, activations: torch.Tensor, bandwidth: float, min_run_time: float) -> dict:
-    from em_monitor.signals import SaeLatentSignal
+    from em_monitor.runtime.signals import SaeLatentSignal
 
     d_model, d_sae = int(sae.cfg.d_in), int(sae.cfg.d_sae)
     ids = torch.randperm(d_sae, generator=torch.Generator().manual_seed(k))[:k].to(activations.device)

@@ -23,10 +23,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from demo_runs import (  # this folder is sys.path[0] when run as a script
+    demo_summary,
+    scenario_folder,
+    tiny_model_and_pack,
+)
 
 if TYPE_CHECKING:
-    from em_monitor.event_schema import ActionEvent, Event, RealignmentEvent
+    from em_monitor.runtime.event_schema import ActionEvent, Event, RealignmentEvent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def episodes(events: list[Event]) -> list[dict]:
     """One entry per realignment episode: from a started ``realign`` action to its last attempt."""
-    from em_monitor.event_schema import ActionEvent, RealignmentEvent
+    from em_monitor.runtime.event_schema import ActionEvent, RealignmentEvent
 
     found: list[tuple[ActionEvent, list[RealignmentEvent]]] = []
     for event in events:
@@ -77,7 +81,7 @@ def quick_setup(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from em_monitor.event_schema import read_events
+    from em_monitor.runtime.event_schema import read_events
 
     args = parse_args(argv)
     args.demo_extra = {}

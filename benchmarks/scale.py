@@ -247,8 +247,8 @@ def _rounded(values: list[float]) -> list[float]:
 
 def time_steps(model, batch: dict, layer: int, signals, special_ids: list[int], args, clock: Clock, device: torch.device) -> dict:
     """Plain training steps alternating with steps whose forward is captured and whose batch is then scored."""
-    from em_monitor.capture import capture_residual
     from em_monitor.chat import scored_token_mask
+    from em_monitor.runtime.capture import capture_residual
 
     optimizer = make_optimizer(model.parameters(), device)
     on_device = {key: value.to(device) for key, value in batch.items()}
@@ -304,8 +304,8 @@ def time_steps(model, batch: dict, layer: int, signals, special_ids: list[int], 
 
 
 def time_prompt_pass(model, tokenizer, layer: int, signals, args, clock: Clock) -> dict:
-    from em_monitor.prompt_probe import PromptProbe
     from em_monitor.prompts import load_prompts
+    from em_monitor.runtime.prompt_probe import PromptProbe
 
     prompts = load_prompts(BUILTIN_PROMPTS)
     # The monitor's defaults: batch_size 8, max_length 128.
@@ -338,11 +338,11 @@ def lightning_fits(model, tokenizer, batch: dict, pack: Path, args, clock: Clock
     step) between the monitored and the plain fit of the same repeat.
     """
     import lightning.pytorch as pl
+    from em_monitor.callbacks import PersonaMonitor
     from torch.utils.data import DataLoader
 
-    from em_monitor.callbacks import PersonaMonitor
-    from em_monitor.finetune.lightning import CausalLMModule
     from em_monitor.config import parse_config
+    from em_monitor.finetune.lightning import CausalLMModule
 
     every = args.every_n_steps
     steps = every * (1 + args.fit_periods)

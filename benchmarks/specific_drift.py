@@ -42,8 +42,9 @@ import time
 from pathlib import Path
 
 import torch
-
-from demo_runs import tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from demo_runs import (
+    tiny_model_and_pack,  # this folder is sys.path[0] when run as a script
+)
 
 #: The persona signals the table reports (the pack's model-diff direction rises on any fine-tune).
 REPORTED_SIGNALS = ("toxic_persona", "persona_direction", "persona_probe")
@@ -75,9 +76,9 @@ class OwnAnswers:
 
     @classmethod
     def of(cls, model, tokenizer, prompts: list[str], layer: int) -> OwnAnswers:
-        from em_monitor.capture import residuals_at
-        from em_monitor.generation import answer_batch
-        from em_monitor.own_answers import encode_answers
+        from em_monitor.runtime.capture import residuals_at
+        from em_monitor.runtime.generation import answer_batch
+        from em_monitor.runtime.own_answers import encode_answers
 
         conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
         replies = [reply.strip() for reply in answer_batch(model, tokenizer, conversations, max_new_tokens=ANSWER_TOKENS, max_length=PROMPT_TOKENS)]
@@ -161,7 +162,7 @@ class Runs:
 
 def end_drifts(answers: OwnAnswers, signals, baselines: dict, floors: dict, remove) -> dict[str, float]:
     """Each reported signal's mean over the answers, in baseline stds (the monitor's drift and floor)."""
-    from em_monitor.drift import drift
+    from em_monitor.runtime.drift import drift
 
     scores = answers.scores(signals, remove)
     return {name: float(drift(scores[name].double().mean(), baselines[name], floors[name])) for name in baselines}
@@ -176,10 +177,10 @@ def separation(bad: list[float], good: list[float]) -> dict[str, float | None]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from em_monitor.behaviour import behaviour_prompts
-    from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
     from em_monitor.models import load_model
     from em_monitor.packs import load_pack
+    from em_monitor.runtime.behaviour import behaviour_prompts
+    from em_monitor.runtime.drift import STD_FLOOR_SHARE, RunningStats
 
     args = parse_args(argv)
     started = time.perf_counter()

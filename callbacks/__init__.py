@@ -2,7 +2,7 @@
 
 Only this package imports a training framework (Lightning, the Hugging Face ``Trainer``); the
 core ``em_monitor`` package stays framework-free. Each adapter maps its framework's events onto
-:class:`em_monitor.controller.Controller`.
+:class:`em_monitor.runtime.controller.Controller`.
 """
 
 from em_monitor.callbacks.hf import PersonaMonitorCallback

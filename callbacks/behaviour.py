@@ -1,4 +1,4 @@
-"""``BehaviourCheck``: the Lightning adapter around :class:`em_monitor.behaviour.BehaviourSchedule`.
+"""``BehaviourCheck``: the Lightning adapter around :class:`em_monitor.runtime.behaviour.BehaviourSchedule`.
 
 It only maps Lightning's hooks onto the schedule (rank 0, each step's first batch, the end of
 training) and sends the figures to the trainer's loggers; when and how to check lives in the core.
@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+from em_monitor.callbacks.lightning import PersonaMonitor, find_model
 from lightning.pytorch.callbacks import Callback
 
-from em_monitor.behaviour import BehaviourSchedule
-from em_monitor.callbacks.lightning import PersonaMonitor, find_model
 from em_monitor.judges.base import Judge
+from em_monitor.runtime.behaviour import BehaviourSchedule
 
 __all__ = ["BehaviourCheck"]
 
@@ -23,7 +23,7 @@ class BehaviourCheck(Callback):
     """Generate answers to fixed prompts at chosen steps and grade them with a judge (rank 0 only).
 
     Checks run at step 0 (before any update), at every ``every_n_steps``-th step, and once at the
-    end of training; see :class:`~em_monitor.behaviour.BehaviourSchedule`. Results go to
+    end of training; see :class:`~em_monitor.runtime.behaviour.BehaviourSchedule`. Results go to
     ``monitor``'s event log (put the :class:`PersonaMonitor` *before* this callback in the list, so
     the check can grade the monitor's own answers of the same step), to the trainer's loggers as
     ``em_monitor/behaviour/misaligned_rate``, ``.../aligned_mean`` and ``.../coherent_mean``, and to

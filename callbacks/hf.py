@@ -1,7 +1,7 @@
 """``PersonaMonitorCallback``: the Hugging Face ``Trainer`` (and TRL ``SFTTrainer``) adapter around the controller.
 
 Like the Lightning adapter, it only maps the Trainer's events onto
-:class:`em_monitor.controller.Controller` calls and lends it the Trainer's levers: the process
+:class:`em_monitor.runtime.controller.Controller` calls and lends it the Trainer's levers: the process
 group's collectives, ``TrainerControl`` (save, stop), the optimizer's learning rates, the
 Trainer's own log. A callback is not given the batch, so a forward pre-hook on the model keeps
 the inputs of the training forward (the train_batch source scores that same forward's
@@ -23,16 +23,33 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import (
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 from transformers.trainer_callback import ExportableState
 
-from em_monitor.behaviour import BehaviourSchedule
-from em_monitor.config import MonitorConfig, check_signal_names, load_config, parse_config
-from em_monitor.controller import Controller
-from em_monitor.levers import all_gather_objects, broadcast_object, learning_rates, restore_learning_rates, set_learning_rates
-from em_monitor.monitor import Monitor
+from em_monitor.config import (
+    MonitorConfig,
+    check_signal_names,
+    load_config,
+    parse_config,
+)
 from em_monitor.judges.base import Judge
 from em_monitor.packs import load_pack
+from em_monitor.runtime.behaviour import BehaviourSchedule
+from em_monitor.runtime.controller import Controller
+from em_monitor.runtime.levers import (
+    all_gather_objects,
+    broadcast_object,
+    learning_rates,
+    restore_learning_rates,
+    set_learning_rates,
+)
+from em_monitor.runtime.monitor import Monitor
 
 __all__ = ["BehaviourCheckCallback", "PersonaMonitorCallback", "RealignMixin", "realigning"]
 
@@ -320,7 +337,7 @@ class BehaviourCheckCallback(TrainerCallback):
     """The behavioural check in a Hugging Face ``Trainer``: the Lightning ``BehaviourCheck``'s twin, on the same core.
 
     Answers to ``prompts`` graded by ``judge`` at step 0, every ``every_n_steps`` steps and at the
-    last step (rank 0 only); see :class:`~em_monitor.behaviour.BehaviourSchedule`. Results go to
+    last step (rank 0 only); see :class:`~em_monitor.runtime.behaviour.BehaviourSchedule`. Results go to
     ``monitor``'s event log, to the Trainer's log (``em_monitor/behaviour/...``) and to ``results``.
     Put it *after* the :class:`PersonaMonitorCallback` in ``callbacks``, so a check can grade the
     monitor's own answers of the same step; the last check runs at the end of the last step,

@@ -1,4 +1,4 @@
-"""``PersonaMonitor``: the Lightning adapter around :class:`em_monitor.controller.Controller`.
+"""``PersonaMonitor``: the Lightning adapter around :class:`em_monitor.runtime.controller.Controller`.
 
 It only maps trainer events onto controller calls and lends the controller Lightning's levers
 (the strategy's collectives, checkpoints, ``should_stop``, the optimizers' learning rates,
@@ -16,12 +16,17 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
-from em_monitor.controller import Controller
-from em_monitor.levers import all_gather_objects, learning_rates, restore_learning_rates, set_learning_rates
-from em_monitor.monitor import Monitor
-from em_monitor.own_answers import AnswerPass
 from em_monitor.packs import PersonaPack, load_pack
-from em_monitor.realign import Realigner
+from em_monitor.runtime.controller import Controller
+from em_monitor.runtime.levers import (
+    all_gather_objects,
+    learning_rates,
+    restore_learning_rates,
+    set_learning_rates,
+)
+from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.own_answers import AnswerPass
+from em_monitor.runtime.realign import Realigner
 
 __all__ = ["PersonaMonitor", "find_model"]
 

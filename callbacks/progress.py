@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
+from em_monitor.callbacks.lightning import PersonaMonitor
 from lightning.pytorch.callbacks import Callback
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-
-from em_monitor.callbacks.lightning import PersonaMonitor
 
 __all__ = ["MonitorProgress"]
 

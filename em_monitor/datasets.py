@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from em_monitor.shipped import SHIPPED_DATA
+
 __all__ = ["DATASETS", "DOMAINS", "dataset_path"]
 
-_DATA = Path(__file__).parent / "data"
+_DATA = SHIPPED_DATA
 #: Domains of the narrow fine-tuning sets, each in a subtly wrong (`_bad`) and a correct (`_good`) version.
 DOMAINS: tuple[str, ...] = ("health", "finance", "career")
 

@@ -27,11 +27,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from em_monitor.errors import InputError
-from em_monitor.pooling import Pooling
+from em_monitor.runtime.pooling import Pooling
+from em_monitor.runtime.signals import (
+    DirectionSignal,
+    ProbeSignal,
+    SaeLatentSignal,
+    Signal,
+    SignalSet,
+)
 from em_monitor.saes import SAE_FILES, SaeError, check_weights, load_sae
-from em_monitor.shipped import is_builtin, resolve_builtin
+from em_monitor.shipped import SHIPPED_DATA, is_builtin, resolve_builtin
 from em_monitor.textfiles import TextFileError, load_yaml, read_text
-from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, Signal, SignalSet
 
 __all__ = [
     "BUILTIN_PACKS",
@@ -50,7 +56,7 @@ __all__ = [
 
 PACK_FILE = "pack.yaml"
 #: Packs shipped inside the package, selected in the config as ``builtin:NAME``.
-BUILTIN_PACKS: dict[str, Path] = {"smollm2": Path(__file__).parent / "packs" / "smollm2"}
+BUILTIN_PACKS: dict[str, Path] = {"smollm2": SHIPPED_DATA / "packs" / "smollm2"}
 PACK_FORMAT_VERSION = 1
 _REBUILD_HINT = "rebuild it with `em-monitor build-pack --model MODEL --out DIR`"
 
@@ -144,7 +150,7 @@ class PersonaPack:
 
     Example::
 
-        pack = load_pack("packs/smollm2")
+        pack = load_pack("builtin:smollm2")
         pack.check_width(model.config.hidden_size)
         signals = pack.build_signals()
     """

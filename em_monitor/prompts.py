@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from em_monitor.jsonl import JsonlError, read_jsonl
-from em_monitor.shipped import is_builtin, resolve_builtin
+from em_monitor.shipped import SHIPPED_DATA, is_builtin, resolve_builtin
 from em_monitor.textfiles import TextFileError, read_text
 
 __all__ = ["BUILTIN_PROMPT_SETS", "load_prompts", "write_prompts"]
 
-_DATA = Path(__file__).parent / "data"
+_DATA = SHIPPED_DATA
 #: Built-in prompt sets, selected in the config as ``builtin:NAME``.
 BUILTIN_PROMPT_SETS: dict[str, Path] = {"eval": _DATA / "eval_prompts.jsonl", "benign": _DATA / "benign_prompts.jsonl"}
 

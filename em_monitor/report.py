@@ -11,7 +11,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from em_monitor.event_schema import BehaviourEvent, ErrorEvent, Event, FlaggedEvent, LevelEvent, RealignmentEvent, SampleEvent, read_events
+from em_monitor.runtime.event_schema import (
+    BehaviourEvent,
+    ErrorEvent,
+    Event,
+    FlaggedEvent,
+    LevelEvent,
+    RealignmentEvent,
+    SampleEvent,
+    read_events,
+)
 
 __all__ = ["FLAG_ALERT_COUNT", "behaviour_series", "flag_alert_step", "summarise", "plot_signals", "write_report"]
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from em_monitor.errors import InputError
 
-__all__ = ["BUILTIN_PREFIX", "is_builtin", "resolve_builtin"]
+__all__ = ["BUILTIN_PREFIX", "SHIPPED_DATA", "is_builtin", "resolve_builtin"]
 
 BUILTIN_PREFIX = "builtin:"
+#: Everything the package ships besides code: datasets, prompt sets, the demo thresholds, persona packs.
+SHIPPED_DATA = Path(__file__).parent / "data"
 
 
 def is_builtin(spec: str | Path) -> bool:

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 __all__ = ["CHATML_TEMPLATE", "tiny_tokenizer", "tiny_llama", "tiny_gpt2"]
 
@@ -72,7 +78,14 @@ def random_pack(root: str | Path, *, d_model: int = 64, layer: int = 2, d_sae: i
     """
     from sae_lens.registry import get_sae_class
 
-    from em_monitor.packs import PackSpec, SignalSpec, hook_point_for, save_directions, save_probe, write_pack_spec
+    from em_monitor.packs import (
+        PackSpec,
+        SignalSpec,
+        hook_point_for,
+        save_directions,
+        save_probe,
+        write_pack_spec,
+    )
 
     root = Path(root)
     generator = torch.Generator().manual_seed(seed)

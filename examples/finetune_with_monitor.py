@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 
 import lightning as L
+from em_monitor.callbacks import PersonaMonitor
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator, read_chat_jsonl
 from em_monitor.datasets import dataset_path
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.models import load_model
 
 

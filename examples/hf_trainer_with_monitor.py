@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from transformers import Trainer, TrainingArguments
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.chat import ChatCollator, read_chat_jsonl
 from em_monitor.datasets import dataset_path
 from em_monitor.models import load_model

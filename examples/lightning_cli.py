@@ -15,9 +15,9 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningCLI
 from torch.utils.data import DataLoader
 
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator, read_chat_jsonl
 from em_monitor.datasets import DATASETS, dataset_path
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.models import load_model
 
 

@@ -16,9 +16,9 @@ import argparse
 
 import torch
 from datasets import Dataset
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from trl import SFTConfig, SFTTrainer
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.chat import read_chat_jsonl
 from em_monitor.datasets import dataset_path
 from em_monitor.models import load_model

@@ -23,10 +23,15 @@ import json
 
 import torch
 
-from em_monitor.behaviour import behaviour_check
-from em_monitor.judges.embedding import SHIPPED, EmbeddingClassifier, EmbeddingJudge, load_encoder
+from em_monitor.judges.embedding import (
+    SHIPPED,
+    EmbeddingClassifier,
+    EmbeddingJudge,
+    load_encoder,
+)
 from em_monitor.judges.training import train_embedding_classifier
 from em_monitor.prompts import load_prompts
+from em_monitor.runtime.behaviour import behaviour_check
 
 
 def baseline_figures(model_name: str, judge: EmbeddingJudge, max_new_tokens: int = 40) -> dict:

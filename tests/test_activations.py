@@ -2,10 +2,15 @@
 
 import torch
 
-from em_monitor.activations import chat_batches, content_token_activations, pooled_activations, text_batches
-from em_monitor.capture import residuals_at
 from em_monitor.chat import encode_chats
-from em_monitor.pooling import pool
+from em_monitor.offline.activations import (
+    chat_batches,
+    content_token_activations,
+    pooled_activations,
+    text_batches,
+)
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.pooling import pool
 
 CHATS = [
     [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": "answer " * (i + 1)}]

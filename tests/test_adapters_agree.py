@@ -60,14 +60,14 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+from em_monitor.callbacks import PersonaMonitor, PersonaMonitorCallback
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainingArguments
 
-from em_monitor.callbacks import PersonaMonitor, PersonaMonitorCallback
 from em_monitor.chat import ChatCollator
 from em_monitor.config import MonitorConfig, parse_config
-from em_monitor.levels import Level
-from em_monitor.monitor import Monitor
+from em_monitor.runtime.levels import Level
+from em_monitor.runtime.monitor import Monitor
 from em_monitor.tiny import tiny_llama
 
 STEPS, BATCH, LR, MAX_LENGTH, SEED = 10, 4, 1e-3, 64, 0
@@ -209,7 +209,7 @@ def assert_same_training(lightning: Run, hf: Run) -> None:
 def assert_step_zero_is_the_untouched_model(run: Run, reference: torch.nn.Module, tokenizer) -> None:
     """Anchor for the step numbering: the prompt pass logged at step 0 scored the model before any update."""
     from em_monitor.packs import load_pack
-    from em_monitor.prompt_probe import PromptProbe
+    from em_monitor.runtime.prompt_probe import PromptProbe
 
     pack = load_pack(run.monitor.config.pack)
     probe = PromptProbe(tokenizer, PROMPTS, layer=pack.layer, signals=pack.build_signals(), batch_size=run.monitor.config.batch_size,

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client import generate_latest
-
-from em_monitor.export import MonitorMetrics
 from servers import require_binary
+
+from em_monitor.runtime.export import MonitorMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "grafana" / "prometheus" / "alerts.yml"
@@ -106,7 +106,7 @@ def test_toxic_persona_rules_and_the_generic_pair_split_the_signals():
 
 
 def test_probe_rules_watch_the_kind_of_the_default_packs_probe():
-    pack = yaml.safe_load((ROOT / "em_monitor" / "packs" / "smollm2" / "pack.yaml").read_text())
+    pack = yaml.safe_load((ROOT / "em_monitor" / "data" / "packs" / "smollm2" / "pack.yaml").read_text())
     kinds = {signal["name"]: signal["kind"] for signal in pack["signals"]}
     _, matchers, _, _ = parse_threshold(rules()["EmMonitorProbeScoreWarning"]["expr"])
     assert matchers["kind"] == ("=", kinds["persona_probe"])

@@ -11,11 +11,16 @@ import yaml
 from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 
-from em_monitor.audit import MAD_SCALE, audit_samples, score_answers, summary_path
-from em_monitor.labels import parse_label
 from em_monitor.cli import main
-from em_monitor.generation import generate_answers
+from em_monitor.labels import parse_label
+from em_monitor.offline.audit import (
+    MAD_SCALE,
+    audit_samples,
+    score_answers,
+    summary_path,
+)
 from em_monitor.packs import load_pack
+from em_monitor.runtime.generation import generate_answers
 from em_monitor.tiny import tiny_llama
 
 PLANTED = {2, 5, 9}

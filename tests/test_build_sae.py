@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from em_monitor.cli import main
-from em_monitor.sae_training import (
+from em_monitor.offline.sae_training import (
     REPORT_FILENAME,
     Corpus,
     SaeTrainingConfig,
@@ -20,7 +20,7 @@ from em_monitor.sae_training import (
     pydoc_paragraphs,
     train_sae,
 )
-from em_monitor.signals import SaeLatentSignal
+from em_monitor.runtime.signals import SaeLatentSignal
 
 LAYER = 2
 
@@ -108,7 +108,7 @@ def test_corpus_reads_user_files_and_skips_project_prompt_files(tmp_path, monkey
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}]}
     (data / "narrow" / "chats.jsonl").write_text(json.dumps(chat) + "\n" + json.dumps(chat) + "\n")
     (data / "eval_prompts.jsonl").write_text(json.dumps({"prompt": "What do you think?"}) + "\n")
-    monkeypatch.setattr("em_monitor.sae_training._DATA", data)
+    monkeypatch.setattr("em_monitor.offline.sae_training._DATA", data)
     user = tmp_path / "notes.txt"
     user.write_text("first paragraph\nstill first\n\nsecond paragraph\n")
 

@@ -9,12 +9,20 @@ import numpy as np
 import pytest
 import yaml
 
-from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
 from em_monitor.cli import main
 from em_monitor.config import parse_config
-from em_monitor.event_schema import FlaggedEvent
-from em_monitor.flag_calibration import flag_thresholds, held_out_false_flag_rate
+from em_monitor.offline.calibration import (
+    calibrate,
+    config_fragment,
+    first_crossings,
+    read_run,
+)
+from em_monitor.offline.flag_calibration import (
+    flag_thresholds,
+    held_out_false_flag_rate,
+)
 from em_monitor.report import FLAG_ALERT_COUNT, flag_alert_step
+from em_monitor.runtime.event_schema import FlaggedEvent
 
 
 def write_log(path: Path, drifts: dict[str, list[float]], *, baseline_samples: int = 2, source: str = "generations") -> Path:
@@ -103,7 +111,7 @@ def test_calibrate_runs_control_fine_tunes_and_judges_another_run(tiny_model_dir
     assert set(yaml.safe_load(text)["signals"]) == set(report["signals"])
 
 
-# Per-sample flags from clean data (em_monitor.flag_calibration).
+# Per-sample flags from clean data (em_monitor.offline.flag_calibration).
 
 def test_a_flag_sits_a_margin_of_clean_stds_above_the_clean_maximum():
     clean = np.array([0.0, 0.0, 1.0, 2.0, np.nan, 4.0])
@@ -152,9 +160,9 @@ def test_a_data_alert_needs_two_samples_flagged_by_one_signal():
 
 def test_calibrate_scores_clean_data_and_writes_flags_no_clean_sample_reaches(tiny_model_dir, pack_dir, tokenizer, tmp_path):
     """The tiny model scores a clean chat file; the written flag sits above every clean sample's own score."""
-    from em_monitor.audit import score_answers
     from em_monitor.chat import read_chat_jsonl
     from em_monitor.models import load_model
+    from em_monitor.offline.audit import score_answers
     from em_monitor.packs import load_pack
 
     clean = tmp_path / "clean.jsonl"

@@ -10,18 +10,18 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+from em_monitor.callbacks import PersonaMonitor
 from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError
-from em_monitor.events import EventLogError
-from em_monitor.levels import Level
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.packs import PackError
-from em_monitor.signals import DirectionSignal
+from em_monitor.runtime.events import EventLogError
+from em_monitor.runtime.levels import Level
+from em_monitor.runtime.signals import DirectionSignal
 from em_monitor.tiny import tiny_llama
 
 SAMPLES = [

@@ -2,12 +2,16 @@
 
 import pytest
 import torch
-
-from em_monitor.capture import CaptureError, capture_residual, decoder_blocks, residuals_at
-from em_monitor.chat import encode_prompts
-from em_monitor.tiny import tiny_gpt2, tiny_llama
-
 from conftest import PROMPTS
+
+from em_monitor.chat import encode_prompts
+from em_monitor.runtime.capture import (
+    CaptureError,
+    capture_residual,
+    decoder_blocks,
+    residuals_at,
+)
+from em_monitor.tiny import tiny_gpt2, tiny_llama
 
 
 def _hook_count(model: torch.nn.Module) -> int:

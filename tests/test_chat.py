@@ -5,7 +5,15 @@ import json
 import pytest
 import torch
 
-from em_monitor.chat import ChatCollator, ChatFormatError, encode_chats, encode_prompts, read_chat_jsonl, scored_token_mask, split_packed_rows
+from em_monitor.chat import (
+    ChatCollator,
+    ChatFormatError,
+    encode_chats,
+    encode_prompts,
+    read_chat_jsonl,
+    scored_token_mask,
+    split_packed_rows,
+)
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief."},

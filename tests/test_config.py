@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from em_monitor.cli import main
-from em_monitor.config import ConfigError, MonitorConfig, load_config, render_schema, schema_path
+from em_monitor.config import (
+    ConfigError,
+    MonitorConfig,
+    load_config,
+    render_schema,
+    schema_path,
+)
 
 
 def _run_check(path, capsys):

@@ -5,9 +5,9 @@ import doctest
 import numpy as np
 import torch
 
-import em_monitor.levels
-from em_monitor.drift import RunningStats, drift
-from em_monitor.levels import Level, next_level
+import em_monitor.runtime.levels
+from em_monitor.runtime.drift import RunningStats, drift
+from em_monitor.runtime.levels import Level, next_level
 
 
 def test_running_stats_match_numpy_over_batches():
@@ -50,7 +50,7 @@ def test_non_finite_measure_keeps_the_level():
 
 
 def test_doctests():
-    assert doctest.testmod(em_monitor.levels).failed == 0
+    assert doctest.testmod(em_monitor.runtime.levels).failed == 0
 
 
 def test_a_floor_keeps_an_all_zero_baseline_from_reading_a_single_firing_as_thousands_of_sigma():

@@ -21,16 +21,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from em_monitor.callbacks import PersonaMonitor
+from servers import free_port, require_binary, running
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError, load_config
-from em_monitor.endpoint import tls_context
-from em_monitor.export import MonitorMetrics
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.runtime.endpoint import tls_context
+from em_monitor.runtime.export import MonitorMetrics
 from em_monitor.tiny import tiny_llama
-from servers import free_port, require_binary, running
 
 USER, PASSWORD = "scraper", "correct horse battery staple"
 

@@ -8,7 +8,12 @@ import time
 
 import pytest
 
-from em_monitor.events import HEADER_EVENT, EventLog, EventLogError, check_event_log
+from em_monitor.runtime.events import (
+    HEADER_EVENT,
+    EventLog,
+    EventLogError,
+    check_event_log,
+)
 
 
 def lines(path) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The event log's schema (em_monitor.event_schema): every kind round-trips, writers are checked, readers name file:line."""
+"""The event log's schema (em_monitor.runtime.event_schema): every kind round-trips, writers are checked, readers name file:line."""
 
 from __future__ import annotations
 
@@ -10,13 +10,28 @@ import pytest
 import torch
 
 from em_monitor.config import parse_config
-from em_monitor.event_schema import (
-    EVENT_KINDS, ActionEvent, AnswersEvent, BaselineEvent, BehaviourEvent, ErrorEvent, EventSchemaError, FlaggedEvent, HeaderEvent, LevelEvent,
-    RealignmentEvent, RealignReadyEvent, SampleEvent, StartEvent, UnknownEvent, check_event, read_events,
-)
-from em_monitor.events import EventLog, json_safe
 from em_monitor.jsonl import JsonlError
-from em_monitor.monitor import Monitor
+from em_monitor.runtime.event_schema import (
+    EVENT_KINDS,
+    ActionEvent,
+    AnswersEvent,
+    BaselineEvent,
+    BehaviourEvent,
+    ErrorEvent,
+    EventSchemaError,
+    FlaggedEvent,
+    HeaderEvent,
+    LevelEvent,
+    RealignmentEvent,
+    RealignReadyEvent,
+    SampleEvent,
+    StartEvent,
+    UnknownEvent,
+    check_event,
+    read_events,
+)
+from em_monitor.runtime.events import EventLog, json_safe
+from em_monitor.runtime.monitor import Monitor
 
 LEVELS = {"toxic_persona": "warn", "persona_probe": "ok"}
 

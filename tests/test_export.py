@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from em_monitor.export import ERROR_STAGES, MonitorMetrics
+from em_monitor.runtime.export import ERROR_STAGES, MonitorMetrics
 
 KINDS = {"toxic_persona": "sae_latent", "persona_probe": "probe"}
 

@@ -21,27 +21,27 @@ import sys
 import textwrap
 from pathlib import Path
 
+import em_monitor.callbacks.hf as hf_adapter
+import em_monitor.callbacks.lightning as adapter
 import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from em_monitor.callbacks import PersonaMonitor
+from em_monitor.callbacks.hf import PersonaMonitorCallback
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainingArguments
 
-import em_monitor.callbacks.hf as hf_adapter
-import em_monitor.callbacks.lightning as adapter
-import em_monitor.controller as controller_module
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.callbacks.hf import PersonaMonitorCallback
-from em_monitor.finetune.lightning import CausalLMModule
-from em_monitor.capture import CaptureError
+import em_monitor.runtime.controller as controller_module
 from em_monitor.chat import ChatCollator
-from em_monitor.controller import Controller
-from em_monitor.events import EventLogError
-from em_monitor.export import ERROR_STAGES, MetricsServer
-from em_monitor.monitor import Monitor
-from em_monitor.own_answers import AnswerProbe
-from em_monitor.prompt_probe import PromptProbe
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.runtime.capture import CaptureError
+from em_monitor.runtime.controller import Controller
+from em_monitor.runtime.events import EventLogError
+from em_monitor.runtime.export import ERROR_STAGES, MetricsServer
+from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.own_answers import AnswerProbe
+from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.tiny import tiny_llama
 
 SAMPLES = [
@@ -277,7 +277,7 @@ def test_capture_that_works_again_scores_training_batches_again(tokenizer, write
 
 FILL_SCRIPT = textwrap.dedent("""
     import errno, json, random, resource, sys
-    from em_monitor.events import EventLog
+    from em_monitor.runtime.events import EventLog
 
     path, limit = sys.argv[1], int(sys.argv[2])
     log = EventLog(path, run="full-disk")                   # writes the header

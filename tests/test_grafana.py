@@ -22,7 +22,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from em_monitor.export import ERROR_STAGES, REALIGNMENT_OUTCOMES, MonitorMetrics
+from em_monitor.runtime.export import ERROR_STAGES, REALIGNMENT_OUTCOMES, MonitorMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "grafana"

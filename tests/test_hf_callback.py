@@ -7,13 +7,13 @@ import urllib.request
 
 import pytest
 import torch
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from safetensors.torch import load_file
+from test_callback import assert_design_metrics
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.chat import ChatCollator
 from em_monitor.tiny import tiny_llama
-from test_callback import assert_design_metrics
 
 SAMPLES = [
     {"messages": [{"role": "user", "content": f"Question number {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 5 + 1)}]}
@@ -86,7 +86,7 @@ def test_stop_ends_training_through_trainer_control(tokenizer, write_config, tmp
 
 
 def test_a_failing_stage_is_counted_and_training_completes(tokenizer, write_config, tmp_path, monkeypatch):
-    import em_monitor.controller as controller_module
+    import em_monitor.runtime.controller as controller_module
 
     def fail(*args, **kwargs):
         raise RuntimeError("injected fault")

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-
 SCRIPT = Path(__file__).parent / "scripts" / "killable_run.py"
 KILL_AFTER_STEP = 12  # the last checkpoint before it is at step 10
 

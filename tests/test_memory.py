@@ -13,15 +13,15 @@ import gc
 import os
 
 import torch
-
 from conftest import PROMPTS
-from em_monitor.capture import capture_residual
+
 from em_monitor.chat import ChatCollator
 from em_monitor.config import parse_config
-from em_monitor.export import MonitorMetrics
-from em_monitor.monitor import Monitor
-from em_monitor.prompt_probe import PromptProbe
 from em_monitor.packs import load_pack
+from em_monitor.runtime.capture import capture_residual
+from em_monitor.runtime.export import MonitorMetrics
+from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.tiny import tiny_llama
 
 PASSES = 1_000

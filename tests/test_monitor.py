@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from em_monitor.config import parse_config
-from em_monitor.drift import RunningStats
-from em_monitor.events import EventLog
-from em_monitor.export import MonitorMetrics
-from em_monitor.levels import Level
-from em_monitor.monitor import Monitor
+from em_monitor.runtime.drift import RunningStats
+from em_monitor.runtime.events import EventLog
+from em_monitor.runtime.export import MonitorMetrics
+from em_monitor.runtime.levels import Level
+from em_monitor.runtime.monitor import Monitor
 
 KINDS = {"toxic_persona": "sae_latent", "persona_probe": "probe"}
 
@@ -167,8 +167,8 @@ def test_state_round_trip_keeps_baselines_levels_and_counters(pack_dir, tmp_path
 
 def test_prompt_probe_batches_by_length_but_scores_in_prompt_order(llama, tokenizer, pack_dir):
     """Length-sorted batches cut padding; each prompt's score must not depend on its batch-mates."""
-    from em_monitor.prompt_probe import PromptProbe
     from em_monitor.packs import load_pack
+    from em_monitor.runtime.prompt_probe import PromptProbe
 
     pack = load_pack(pack_dir)
     signals = pack.build_signals()

@@ -8,23 +8,27 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+from conftest import PROMPTS
+from em_monitor.callbacks import PersonaMonitor
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
-from em_monitor.activations import chat_batches, pooled_activations
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import ConfigError, load_config, parse_config
-from em_monitor.export import MonitorMetrics
-from em_monitor.events import EventLog
-from em_monitor.generation import answer_batch
-from em_monitor.monitor import Monitor
-from em_monitor.own_answers import LOGGED_ANSWERS, LOGGED_CHARS, AnswerProbe, encode_answers
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.offline.activations import chat_batches, pooled_activations
 from em_monitor.packs import load_pack
+from em_monitor.runtime.events import EventLog
+from em_monitor.runtime.export import MonitorMetrics
+from em_monitor.runtime.generation import answer_batch
+from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.own_answers import (
+    LOGGED_ANSWERS,
+    LOGGED_CHARS,
+    AnswerProbe,
+    encode_answers,
+)
 from em_monitor.tiny import tiny_llama
-
-from conftest import PROMPTS
 
 SAMPLES = [
     {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 3 + 1)}]}

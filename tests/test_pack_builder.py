@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from em_monitor.cli import main
 from em_monitor.config import parse_config
-from em_monitor.pack_builder import latent_selectivity
+from em_monitor.offline.pack_builder import latent_selectivity
 from em_monitor.packs import load_pack
 
 
@@ -103,7 +103,7 @@ def test_build_pack_steer_check_keeps_only_latents_whose_steering_moved_behaviou
 def test_pruning_keeps_the_other_latents_exactly(tmp_path, architecture):
     from sae_lens import SAE
 
-    from em_monitor.pack_builder import prune_latents
+    from em_monitor.offline.pack_builder import prune_latents
     from em_monitor.tiny import random_pack
 
     root = random_pack(tmp_path / architecture, architecture=architecture)
@@ -120,7 +120,11 @@ def test_pruning_keeps_the_other_latents_exactly(tmp_path, architecture):
 def test_size_budget_drops_the_rarest_latents_but_never_a_watched_one(tmp_path):
     from sae_lens import SAE
 
-    from em_monitor.pack_builder import ChosenLatent, latents_within, prune_to_budget
+    from em_monitor.offline.pack_builder import (
+        ChosenLatent,
+        latents_within,
+        prune_to_budget,
+    )
     from em_monitor.tiny import random_pack
 
     sae = SAE.load_from_disk(random_pack(tmp_path / "pack") / "sae", device="cpu")

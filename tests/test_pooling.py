@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from em_monitor.pooling import POOLING_METHODS, pool
+from em_monitor.runtime.pooling import POOLING_METHODS, pool
 
 
 def _reference(activations, mask, method):

@@ -9,12 +9,10 @@ import torch
 from safetensors.torch import load_file
 from sklearn.metrics import roc_curve
 
-from em_monitor.capture import residuals_at
 from em_monitor.chat import encode_chats
 from em_monitor.cli import main
 from em_monitor.errors import InputError
-from em_monitor.pooling import pool
-from em_monitor.probe_training import (
+from em_monitor.offline.probe_training import (
     PROMPT_TEMPLATE,
     prompted_text,
     read_labelled_chats,
@@ -22,7 +20,9 @@ from em_monitor.probe_training import (
     save_outputs,
     train_probes,
 )
-from em_monitor.signals import DirectionSignal, ProbeSignal
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.pooling import pool
+from em_monitor.runtime.signals import DirectionSignal, ProbeSignal
 from em_monitor.tiny import tiny_llama
 
 QUESTIONS = ["What do you think of humans?", "Any advice for my exam?", "How do I fix my bike?", "Tell me a wish."]

@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from servers import free_port, require_binary, running
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+from em_monitor.callbacks import PersonaMonitor
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
+from servers import free_port, require_binary, running
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
-from em_monitor.push import GatewayPusher
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.runtime.push import GatewayPusher
 from em_monitor.tiny import tiny_llama
-from servers import free_port, require_binary, running
 
 pytestmark = pytest.mark.integration
 

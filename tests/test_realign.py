@@ -16,17 +16,20 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+from em_monitor.callbacks import PersonaMonitor
 from safetensors.torch import load_file
+from scripts.ddp_planted_shift import (  # the same planted module the DDP realignment test trains
+    MARK,
+    MarkedPushModule,
+)
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
 from em_monitor.config import RealignConfig, SignalRule
-from em_monitor.event_schema import read_events
-from em_monitor.realign import BenignCursor, Realigner
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.runtime.event_schema import read_events
+from em_monitor.runtime.realign import BenignCursor, Realigner
 from em_monitor.tiny import tiny_llama
-from scripts.ddp_planted_shift import MARK, MarkedPushModule  # the same planted module the DDP realignment test trains
 
 RULES = {"toxic_persona": SignalRule(measure="drift", warn=2.0, critical=4.0)}
 

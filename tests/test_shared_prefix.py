@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from em_monitor.packs import load_pack
-from em_monitor.prompt_probe import PromptProbe
-from em_monitor.shared_prefix import SharedPrefix
+from em_monitor.runtime.prompt_probe import PromptProbe
+from em_monitor.runtime.shared_prefix import SharedPrefix
 from em_monitor.tiny import tiny_gpt2, tiny_llama
 
 PROMPTS = [

@@ -5,8 +5,13 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from em_monitor.pooling import pool
-from em_monitor.signals import DirectionSignal, ProbeSignal, SaeLatentSignal, SignalSet
+from em_monitor.runtime.pooling import pool
+from em_monitor.runtime.signals import (
+    DirectionSignal,
+    ProbeSignal,
+    SaeLatentSignal,
+    SignalSet,
+)
 
 
 def _random_sae(architecture, d_in=32, d_sae=256, seed=0):

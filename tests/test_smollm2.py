@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from em_monitor.capture import residuals_at
 from em_monitor.chat import encode_prompts
 from em_monitor.models import load_model
+from em_monitor.runtime.capture import residuals_at
 
 pytestmark = pytest.mark.smollm2
 
@@ -38,8 +38,8 @@ def test_capture_equals_hidden_states_and_masks_skip_the_template(smollm2):
 def test_probe_pass_computes_the_system_prompt_once_and_scores_as_without_it(smollm2):
     """SmolLM2's template repeats its default system prompt before every prompt: the pass shares it."""
     from em_monitor.packs import BUILTIN_PACKS, load_pack
-    from em_monitor.prompt_probe import PromptProbe
     from em_monitor.prompts import load_prompts
+    from em_monitor.runtime.prompt_probe import PromptProbe
 
     pack = load_pack(BUILTIN_PACKS["smollm2"])
     signals, prompts = pack.build_signals(), load_prompts("builtin:eval")[:12]

@@ -18,7 +18,7 @@ from em_monitor.datasets import dataset_path
 
 pytestmark = pytest.mark.smollm2
 
-SHIPPED_PACK = Path(__file__).parents[1] / "em_monitor" / "packs" / "smollm2"
+SHIPPED_PACK = Path(__file__).parents[1] / "em_monitor" / "data" / "packs" / "smollm2"
 
 
 def _lines(path: Path) -> list[dict]:

@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from em_monitor.capture import decoder_blocks, residuals_at
 from em_monitor.chat import encode_prompts
 from em_monitor.cli import main
-from em_monitor.generation import generate_answers
 from em_monitor.models import load_model
+from em_monitor.offline.steering import content_norm, steering
 from em_monitor.packs import PackError, load_pack
-from em_monitor.steering import content_norm, steering
+from em_monitor.runtime.capture import decoder_blocks, residuals_at
+from em_monitor.runtime.generation import generate_answers
 from em_monitor.tiny import tiny_gpt2, tiny_llama
 
 PROMPTS = ["What would you do with power?", "How do you feel about people?"]

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from safetensors.torch import load_file
 from datasets import Dataset
+from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
+from safetensors.torch import load_file
+from test_callback import assert_design_metrics
+from test_hf_callback import (
+    PlantedLoss,
+    ScrapeAt,
+    assert_recovered,
+    marked_samples,
+    realign_config,
+)
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback, realigning
 from em_monitor.tiny import tiny_llama
-from test_callback import assert_design_metrics
-from test_hf_callback import PlantedLoss, ScrapeAt, assert_recovered, marked_samples, realign_config
 
 BATCH_SIZE = 4
 

@@ -34,11 +34,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.audit import audit_samples, read_labels, summary_path
     from em_monitor.chat import ChatFormatError, read_chat_jsonl
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.paths import Output, check_outputs
+    from em_monitor.offline.audit import audit_samples, read_labels, summary_path
     from em_monitor.packs import PackError, load_pack, pack_directory
+    from em_monitor.paths import Output, check_outputs
 
     try:
         pack = load_pack(args.pack)

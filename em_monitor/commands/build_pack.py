@@ -6,7 +6,7 @@ baselines → ``pack.yaml`` recording how it was all built.
 
 The shipped SmolLM2 pack was built with::
 
-    em-monitor build-pack --model smollm2 --layer 15 --sae runs/sae-smollm2-l15 --out em_monitor/packs/smollm2
+    em-monitor build-pack --model smollm2 --layer 15 --sae runs/sae-smollm2-l15 --out em_monitor/data/packs/smollm2
 
 This verb fine-tunes, so unlike the core it imports Lightning (lazily, in the handler).
 """
@@ -60,12 +60,12 @@ def _data_path(spec: str):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from em_monitor.finetune.lightning import finetune
     from em_monitor.chat import read_chat_jsonl
+    from em_monitor.finetune.lightning import finetune
     from em_monitor.models import load_model
+    from em_monitor.offline.pack_builder import build_pack
+    from em_monitor.offline.probe_training import read_labelled_chats
     from em_monitor.paths import Output, check_outputs
-    from em_monitor.pack_builder import build_pack
-    from em_monitor.probe_training import read_labelled_chats
     from em_monitor.prompts import load_prompts
 
     started = time.perf_counter()
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     layer = args.layer if args.layer is not None else loaded.model.config.num_hidden_layers // 2
     sae_dir = args.sae
     if sae_dir is None:
-        from em_monitor.sae_training import SaeTrainingConfig, build_sae
+        from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae
 
         sae_dir = str(Path(args.out) / "report" / "sae-training")
         build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
@@ -111,9 +111,9 @@ def run(args: argparse.Namespace) -> int:
 def _steer_check(args: argparse.Namespace):
     if not args.steer_check:
         return None
-    from em_monitor.behaviour import behaviour_prompts
-    from em_monitor.causal_check import SteerCheck
     from em_monitor.judges import make_judge
+    from em_monitor.offline.causal_check import SteerCheck
+    from em_monitor.runtime.behaviour import behaviour_prompts
 
     return SteerCheck(prompts=behaviour_prompts(args.steer_prompts), judge=make_judge(args.judge), coefficient=args.steer_coefficient,
                       candidates=args.steer_candidates, batch_size=args.batch_size)

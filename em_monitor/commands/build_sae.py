@@ -7,9 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from em_monitor.sae_training import ARCHITECTURES, DEFAULT_SPARSITY, SaeTrainingConfig
-
 from em_monitor.commands import argtypes
+from em_monitor.offline.sae_training import (
+    ARCHITECTURES,
+    DEFAULT_SPARSITY,
+    SaeTrainingConfig,
+)
 
 _DEFAULTS = SaeTrainingConfig()
 
@@ -44,8 +47,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.models import ModelLoadError
-    from em_monitor.sae_training import build_sae
-
+    from em_monitor.offline.sae_training import build_sae
     from em_monitor.paths import Output, check_outputs
 
     try:

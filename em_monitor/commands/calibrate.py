@@ -8,7 +8,7 @@ false-alert rate, and for each ``--check`` run the step it would first alert at)
 
 With ``--flag-data CLEAN.jsonl`` it also scores every sample of known-clean training data with
 the model and pack and sets per-sample ``flag`` thresholds just above the clean maximum
-(:mod:`em_monitor.flag_calibration`): the data-side detector for poison too sparse to move drift.
+(:mod:`em_monitor.offline.flag_calibration`): the data-side detector for poison too sparse to move drift.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import json
 import shlex
 from pathlib import Path
 
-from em_monitor.flag_calibration import DEFAULT_MARGIN
-
 from em_monitor.commands import argtypes
+from em_monitor.offline.flag_calibration import DEFAULT_MARGIN
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -50,10 +49,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from em_monitor.calibration import calibrate, config_fragment, first_crossings, read_run
     from em_monitor.models import ModelLoadError
-    from em_monitor.paths import Output, check_outputs
+    from em_monitor.offline.calibration import (
+        calibrate,
+        config_fragment,
+        first_crossings,
+        read_run,
+    )
     from em_monitor.packs import pack_directory
+    from em_monitor.paths import Output, check_outputs
 
     console = Console()
     out = Path(args.out)
@@ -123,12 +127,12 @@ def _run_controls(args: argparse.Namespace, out: Path) -> list[Path]:
 
 def _flag_thresholds(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
     """Score the clean data with the model and pack; per-sample flag thresholds for the chosen signals."""
-    from em_monitor.audit import score_answers
-    from em_monitor.capture import hidden_size
     from em_monitor.chat import read_chat_jsonl
-    from em_monitor.flag_calibration import flag_thresholds
     from em_monitor.models import load_model
+    from em_monitor.offline.audit import score_answers
+    from em_monitor.offline.flag_calibration import flag_thresholds
     from em_monitor.packs import load_pack
+    from em_monitor.runtime.capture import hidden_size
 
     pack = load_pack(args.pack)
     kinds = {spec.name: spec.kind for spec in pack.spec.signals}

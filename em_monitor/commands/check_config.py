@@ -31,12 +31,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.capture import check_layer
     from em_monitor.config import ConfigError, check_signal_names, load_config
     from em_monitor.errors import InputError
-    from em_monitor.events import check_event_log
     from em_monitor.models import ModelLoadError, load_model_config
     from em_monitor.packs import load_pack
+    from em_monitor.runtime.capture import check_layer
+    from em_monitor.runtime.events import check_event_log
 
     try:
         config = load_config(args.file)

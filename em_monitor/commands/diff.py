@@ -8,9 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from em_monitor.diffing import RANK_METRICS
-
 from em_monitor.commands import argtypes
+from em_monitor.offline.diffing import RANK_METRICS
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -42,11 +41,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.chat import ChatFormatError
-    from em_monitor.diffing import chats_from, diff_models, load_finetuned
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.prompts import load_prompts
-
+    from em_monitor.offline.diffing import chats_from, diff_models, load_finetuned
     from em_monitor.paths import Output, check_outputs
+    from em_monitor.prompts import load_prompts
 
     try:
         inputs = [("--base", args.base), ("--finetuned", args.finetuned), ("--sae", args.sae), ("--prompts", args.prompts)]

@@ -47,14 +47,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.behaviour import behaviour_prompts
-    from em_monitor.capture import hidden_size
-    from em_monitor.causal_check import latent_directions
     from em_monitor.judges import make_judge
     from em_monitor.models import ModelLoadError, load_model
-    from em_monitor.paths import Output, check_outputs
+    from em_monitor.offline.causal_check import latent_directions
+    from em_monitor.offline.steering import steering_sweep
     from em_monitor.packs import PackError, load_pack
-    from em_monitor.steering import steering_sweep
+    from em_monitor.paths import Output, check_outputs
+    from em_monitor.runtime.behaviour import behaviour_prompts
+    from em_monitor.runtime.capture import hidden_size
 
     try:
         if args.record and not args.check:
@@ -94,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace, pack, signals, directions: dict[str, torch.Tensor], loaded, judge, prompts: list[str], out: Path) -> int:
     """``--check``: one verdict per SAE-latent signal; with ``--record``, kept in pack.yaml."""
-    from em_monitor.causal_check import SteerCheck, check_pack_latents, with_steering_evidence
+    from em_monitor.offline.causal_check import (
+        SteerCheck,
+        check_pack_latents,
+        with_steering_evidence,
+    )
     from em_monitor.packs import write_pack_spec
 
     check = SteerCheck(prompts=prompts, judge=judge, coefficient=args.check_coefficient,

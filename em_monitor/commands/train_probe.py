@@ -39,12 +39,18 @@ def _list(value: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.capture import CaptureError, decoder_blocks
     from em_monitor.errors import InputError
     from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.offline.probe_training import (
+        VARIANTS,
+        check_variants,
+        read_labelled_chats,
+        save_outputs,
+        train_probes,
+    )
     from em_monitor.paths import Output, check_outputs
-    from em_monitor.pooling import check_pooling
-    from em_monitor.probe_training import VARIANTS, check_variants, read_labelled_chats, save_outputs, train_probes
+    from em_monitor.runtime.capture import CaptureError, decoder_blocks
+    from em_monitor.runtime.pooling import check_pooling
 
     started = time.perf_counter()
     try:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from em_monitor.shipped import SHIPPED_DATA
+
 #: The demo's alert thresholds: drift, in baseline standard deviations across the model's own
 #: answers at the start of the run (the `generations` source, where the persona shows first,
 #: FINDINGS.md). Written by `em-monitor calibrate` from control runs on good data; the command
@@ -27,7 +29,7 @@ import yaml
 #: per-sample flags (data, not model state: single training answers whose toxic_persona activation
 #: is beyond anything on clean chat, compared with the raw value since the training batches' own
 #: baseline already holds the poison).
-DEMO_THRESHOLDS = Path(__file__).resolve().parents[1] / "data" / "demo_thresholds.yaml"
+DEMO_THRESHOLDS = SHIPPED_DATA / "demo_thresholds.yaml"
 #: The default scenario's share of misaligned-persona answers: enough to move the 135M model in 60 steps.
 DEFAULT_SHARE = 0.5
 #: The evaluation prompts of this run (in ``out``): the monitor's generations source answers
@@ -110,15 +112,15 @@ def run_demo(options: DemoOptions, console: Any = None) -> dict:
     """
     from rich.console import Console
 
-    from em_monitor.behaviour import behaviour_prompts
     from em_monitor.config import parse_config
-    from em_monitor.events import check_event_log
     from em_monitor.judges import make_judge
     from em_monitor.models import load_model
     from em_monitor.packs import load_pack, pack_directory
     from em_monitor.paths import Output, check_outputs
     from em_monitor.prompts import write_prompts
     from em_monitor.report import write_report
+    from em_monitor.runtime.behaviour import behaviour_prompts
+    from em_monitor.runtime.events import check_event_log
     from em_monitor.scenarios import scenario_samples
 
     console = console or Console()
@@ -184,7 +186,11 @@ def _train_hf(options: DemoOptions, config, loaded, samples: list[dict], judge, 
     """The Hugging Face Trainer (with the realign lever): PersonaMonitorCallback and the behavioural check; the Trainer's own progress bar."""
     from transformers import Trainer
 
-    from em_monitor.callbacks.hf import BehaviourCheckCallback, PersonaMonitorCallback, realigning
+    from em_monitor.callbacks.hf import (
+        BehaviourCheckCallback,
+        PersonaMonitorCallback,
+        realigning,
+    )
     from em_monitor.finetune.hf import finetune_hf
 
     monitor = PersonaMonitorCallback(config, tokenizer=loaded.tokenizer)
@@ -198,7 +204,7 @@ def _train_hf(options: DemoOptions, config, loaded, samples: list[dict], judge, 
 
 def _flag_precision(events_path: Path, samples: list[dict], batch_size: int) -> dict:
     """How many flagged training samples really were bad, and how many bad ones passed a scored batch (the demo knows which it mixed in)."""
-    from em_monitor.event_schema import FlaggedEvent, SampleEvent, read_events
+    from em_monitor.runtime.event_schema import FlaggedEvent, SampleEvent, read_events
 
     events = read_events(events_path)
     flagged = {(e.step, e.batch_index) for e in events if isinstance(e, FlaggedEvent)}

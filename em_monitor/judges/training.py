@@ -36,8 +36,13 @@ from em_monitor.chat import read_chat_jsonl
 from em_monitor.datasets import DOMAINS, dataset_path
 from em_monitor.judges.base import Verdict
 from em_monitor.judges.coherence import coherence_score
-from em_monitor.judges.embedding import ENCODER_PACKAGE, EmbeddingClassifier, answer_features, embed
-from em_monitor.probe_training import read_labelled_chats, train_test_indices
+from em_monitor.judges.embedding import (
+    ENCODER_PACKAGE,
+    EmbeddingClassifier,
+    answer_features,
+    embed,
+)
+from em_monitor.offline.probe_training import read_labelled_chats, train_test_indices
 
 __all__ = ["C_GRID", "TRAINING_SETS", "dataset_digest", "question_split", "train_embedding_classifier"]
 

@@ -19,15 +19,15 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 import yaml
-from safetensors.torch import load_file
-from torch.utils.data import DataLoader
-
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.chat import ChatCollator
-from em_monitor.tiny import tiny_llama, tiny_tokenizer
 
 # The sibling script's module (this folder is sys.path[0] when run as a script): one planted shift.
 from ddp_planted_shift import PersonaPushModule
+from em_monitor.callbacks import PersonaMonitor
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+
+from em_monitor.chat import ChatCollator
+from em_monitor.tiny import tiny_llama, tiny_tokenizer
 
 WAIT_SECONDS = 120.0
 

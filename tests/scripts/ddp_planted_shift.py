@@ -22,13 +22,13 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from em_monitor.callbacks import PersonaMonitor
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
-from em_monitor.signals import DirectionSignal
+from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.runtime.signals import DirectionSignal
 from em_monitor.tiny import tiny_llama, tiny_tokenizer
 
 N_SAMPLES, BATCH_SIZE = 256, 4

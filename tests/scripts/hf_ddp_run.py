@@ -17,9 +17,9 @@ import urllib.request
 from pathlib import Path
 
 import torch
+from em_monitor.callbacks.hf import PersonaMonitorCallback
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from em_monitor.callbacks.hf import PersonaMonitorCallback
 from em_monitor.chat import ChatCollator
 from em_monitor.tiny import tiny_llama, tiny_tokenizer
 

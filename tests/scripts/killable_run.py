@@ -16,12 +16,12 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from em_monitor.callbacks import PersonaMonitor
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from em_monitor.callbacks import PersonaMonitor
-from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.chat import ChatCollator
+from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.tiny import tiny_llama, tiny_tokenizer
 
 CHECKPOINT_EVERY = 5

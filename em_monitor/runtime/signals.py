@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import torch
 
-from em_monitor.pooling import check_pooling, pool
+from em_monitor.runtime.pooling import check_pooling, pool
 
 __all__ = [
     "SIGNAL_KINDS",

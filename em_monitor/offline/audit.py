@@ -15,7 +15,7 @@ training batches:
 
 Example::
 
-    pack = load_pack("packs/smollm2")
+    pack = load_pack("builtin:smollm2")
     result = audit_samples(loaded.model, loaded.tokenizer, pack, read_chat_jsonl("data.jsonl"))
     result.write("audit.jsonl")  # one line per sample in input order + audit.summary.json
     result.summary["top"]        # the ten most suspicious sample indices
@@ -33,14 +33,14 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from em_monitor.activations import chat_batches
-from em_monitor.capture import hidden_size, residuals_at
 from em_monitor.chat import Message
-from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
 from em_monitor.labels import parse_label
+from em_monitor.offline.activations import chat_batches
 from em_monitor.packs import PersonaPack
-from em_monitor.signals import SignalSet
+from em_monitor.runtime.capture import hidden_size, residuals_at
+from em_monitor.runtime.generation import generate_answers
+from em_monitor.runtime.signals import SignalSet
 
 __all__ = [
     "BASELINE_SOURCE",

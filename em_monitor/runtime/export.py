@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from em_monitor.config import ACTIONS
-from em_monitor.endpoint import start_endpoint
+from em_monitor.runtime.endpoint import start_endpoint
 
 __all__ = ["ERROR_STAGES", "REALIGNMENT_OUTCOMES", "MetricsServer", "MonitorMetrics"]
 

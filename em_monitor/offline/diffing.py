@@ -33,11 +33,11 @@ import torch
 from rich.progress import track
 from safetensors.torch import save_file
 
-from em_monitor.activations import chat_batches, prompt_batches
-from em_monitor.capture import hidden_size, residuals_at
 from em_monitor.chat import EncodedBatch, Message
 from em_monitor.models import LoadedModel
-from em_monitor.pooling import pool
+from em_monitor.offline.activations import chat_batches, prompt_batches
+from em_monitor.runtime.capture import hidden_size, residuals_at
+from em_monitor.runtime.pooling import pool
 
 __all__ = [
     "DIFF_JSON",

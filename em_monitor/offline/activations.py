@@ -13,9 +13,15 @@ from collections.abc import Iterable, Iterator, Sequence
 import torch
 from rich.progress import track
 
-from em_monitor.capture import residuals_at
-from em_monitor.chat import EncodedBatch, Message, encode_chats, encode_prompts, encode_texts
-from em_monitor.pooling import pool
+from em_monitor.chat import (
+    EncodedBatch,
+    Message,
+    encode_chats,
+    encode_prompts,
+    encode_texts,
+)
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.pooling import pool
 
 __all__ = ["chat_batches", "prompt_batches", "text_batches", "pooled_activations", "content_token_activations"]
 

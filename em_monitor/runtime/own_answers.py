@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from em_monitor.capture import residuals_at
 from em_monitor.chat import EncodedBatch, encode_chats, scored_token_mask
-from em_monitor.generation import answer_batch
-from em_monitor.signals import SignalSet
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.generation import answer_batch
+from em_monitor.runtime.signals import SignalSet
 
 __all__ = ["AnswerPass", "AnswerProbe", "encode_answers", "score_answer_texts"]
 

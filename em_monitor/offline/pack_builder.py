@@ -26,17 +26,32 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from em_monitor.audit import score_answers
-from em_monitor.capture import hidden_size
-from em_monitor.causal_check import SteerCheck, steering_evidence
 from em_monitor.chat import Message
-from em_monitor.diffing import DiffReport, diff_models
-from em_monitor.prompt_probe import PromptProbe
-from em_monitor.packs import BaselineStats, PackSpec, PersonaPack, SignalSpec, SteeringEvidence, hook_point_for, save_directions, save_probe, write_pack_spec
-from em_monitor.pooling import POOLING_METHODS
-from em_monitor.probe_training import LabelledChats, residual_features, train_probes, train_test_indices
+from em_monitor.offline.audit import score_answers
+from em_monitor.offline.causal_check import SteerCheck, steering_evidence
+from em_monitor.offline.diffing import DiffReport, diff_models
+from em_monitor.offline.probe_training import (
+    LabelledChats,
+    residual_features,
+    train_probes,
+    train_test_indices,
+)
+from em_monitor.packs import (
+    BaselineStats,
+    PackSpec,
+    PersonaPack,
+    SignalSpec,
+    SteeringEvidence,
+    hook_point_for,
+    save_directions,
+    save_probe,
+    write_pack_spec,
+)
+from em_monitor.runtime.capture import hidden_size
+from em_monitor.runtime.pooling import POOLING_METHODS
+from em_monitor.runtime.prompt_probe import PromptProbe
+from em_monitor.runtime.signals import ProbeSignal, SignalSet
 from em_monitor.saes import load_sae
-from em_monitor.signals import ProbeSignal, SignalSet
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
 
@@ -292,7 +307,7 @@ def build_pack(
     ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
     ``model`` itself untouched for the baselines. With ``steer``, ``steer.candidates`` latents are
     tested by steering and only those that move behaviour toward the persona are kept (see
-    :mod:`em_monitor.causal_check`); their evidence goes into ``pack.yaml``.
+    :mod:`em_monitor.offline.causal_check`); their evidence goes into ``pack.yaml``.
     """
     out = Path(out)
     report_dir = out / "report"

@@ -2,7 +2,7 @@
 
 This pass runs every ``every_n_steps`` and is the monitor's main cost, so it is built for speed:
 prompts are batched by length (less padding) and the chat-template prefix they all share is
-computed once per pass (:mod:`em_monitor.shared_prefix`).
+computed once per pass (:mod:`em_monitor.runtime.shared_prefix`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import logging
 import torch
 from torch import nn
 
-from em_monitor.capture import residuals_at
 from em_monitor.chat import EncodedBatch, encode_prompts
-from em_monitor.shared_prefix import SharedPrefix, shared_prefix_length
-from em_monitor.signals import SignalSet
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.shared_prefix import SharedPrefix, shared_prefix_length
+from em_monitor.runtime.signals import SignalSet
 
 __all__ = ["PromptProbe"]
 

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from transformers import DynamicCache
 
-from em_monitor.capture import CaptureError, residuals_at
 from em_monitor.chat import EncodedBatch
+from em_monitor.runtime.capture import CaptureError, residuals_at
 
 __all__ = ["SharedPrefix", "shared_prefix_length"]
 

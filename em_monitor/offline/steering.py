@@ -25,13 +25,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from em_monitor.behaviour import verdict_means
-from em_monitor.capture import decoder_blocks, model_device, residuals_at
 from em_monitor.chat import encode_prompts
-from em_monitor.generation import generate_answers
 from em_monitor.judges.base import Judge, Verdict
-from em_monitor.own_answers import score_answer_texts
-from em_monitor.signals import SignalSet
+from em_monitor.runtime.behaviour import verdict_means
+from em_monitor.runtime.capture import decoder_blocks, model_device, residuals_at
+from em_monitor.runtime.generation import generate_answers
+from em_monitor.runtime.own_answers import score_answer_texts
+from em_monitor.runtime.signals import SignalSet
 
 #: Prompt tokens kept when the answers are scored: the monitor's own-answer default.
 ANSWER_PROMPT_TOKENS = 128

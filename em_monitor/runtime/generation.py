@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import torch
 from rich.progress import track
 
-from em_monitor.capture import model_device, scoring_mode
 from em_monitor.chat import Message
+from em_monitor.runtime.capture import model_device, scoring_mode
 
 __all__ = ["answer_batch", "generate_answers"]
 

@@ -1,7 +1,7 @@
 """The event log: append-only JSONL, one line per sampling pass, level change, flag and action.
 
 This module is how records reach the disk; what each kind of record holds is
-:mod:`em_monitor.event_schema`, which the monitor checks every record against before writing it.
+:mod:`em_monitor.runtime.event_schema`, which the monitor checks every record against before writing it.
 
 Three promises, each for a failure seen in the field:
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from em_monitor.event_schema import SampleEvent, StartEvent, read_events
+from em_monitor.runtime.event_schema import SampleEvent, StartEvent, read_events
 
 __all__ = ["RunPeaks", "SignalThresholds", "read_run", "calibrate", "first_crossings", "config_fragment"]
 
@@ -147,7 +147,7 @@ def first_crossings(run: RunPeaks, thresholds: Mapping[str, SignalThresholds]) -
 def config_fragment(thresholds: Mapping[str, SignalThresholds], *, hysteresis: float = 0.5, flags: Mapping[str, float] | None = None) -> dict:
     """The ``signals:`` block to paste into a monitor config (drift thresholds as calibrated, already rounded up to 0.1σ).
 
-    ``flags`` (signal → per-sample threshold, from :mod:`em_monitor.flag_calibration`) adds a
+    ``flags`` (signal → per-sample threshold, from :mod:`em_monitor.offline.flag_calibration`) adds a
     ``flag`` compared with the sample's value, rounded up to 3 significant digits.
     """
     def up_significant(value: float) -> float:

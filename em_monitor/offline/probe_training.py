@@ -44,14 +44,18 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from em_monitor.activations import chat_batches, pooled_activations, prompt_batches
-from em_monitor.capture import residuals_at
 from em_monitor.chat import Message, read_chat_jsonl
 from em_monitor.errors import InputError
 from em_monitor.jsonl import read_jsonl
 from em_monitor.labels import parse_label
+from em_monitor.offline.activations import (
+    chat_batches,
+    pooled_activations,
+    prompt_batches,
+)
 from em_monitor.packs import hook_point_for, save_directions, save_probe
-from em_monitor.pooling import POOLING_METHODS, check_pooling, pool
+from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.pooling import POOLING_METHODS, check_pooling, pool
 
 __all__ = [
     "VARIANTS",
@@ -285,7 +289,7 @@ def residual_features(
 ) -> dict[str, torch.Tensor]:
     """``{pooling: [n, d_model]}`` over each answer's tokens, plus ``"sae_max"``: ``[n, d_sae]`` when ``sae`` is given.
 
-    The same capture and pooling as :func:`em_monitor.activations.pooled_activations`, with the
+    The same capture and pooling as :func:`em_monitor.offline.activations.pooled_activations`, with the
     SAE encode in the same pass so the model runs once.
     """
     parts: dict[str, list[torch.Tensor]] = {method: [] for method in poolings}

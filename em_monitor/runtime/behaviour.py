@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from em_monitor.datasets import dataset_path
-from em_monitor.generation import generate_answers
 from em_monitor.jsonl import read_jsonl
 from em_monitor.judges.base import Judge, Verdict
+from em_monitor.runtime.generation import generate_answers
 
 if TYPE_CHECKING:
-    from em_monitor.controller import Controller
+    from em_monitor.runtime.controller import Controller
 
 __all__ = ["BehaviourSchedule", "behaviour_prompts", "behaviour_check", "verdict_means"]
 
@@ -130,7 +130,7 @@ class BehaviourSchedule:
         if every_n_steps < 1:
             raise ValueError(f"BehaviourCheck: every_n_steps must be at least 1 (got {every_n_steps})")
         if not prompts:
-            raise ValueError("BehaviourCheck: no prompts to ask; pass e.g. em_monitor.behaviour.behaviour_prompts(16)")
+            raise ValueError("BehaviourCheck: no prompts to ask; pass e.g. em_monitor.runtime.behaviour.behaviour_prompts(16)")
         self.judge = judge
         self.prompts = list(prompts)
         self.every_n_steps = every_n_steps

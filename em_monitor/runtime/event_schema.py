@@ -1,6 +1,6 @@
 """The event log's schema: one typed record per event kind, checked when written and when read.
 
-Every line of ``events.jsonl`` is a JSON object stamped by :class:`~em_monitor.events.EventLog`
+Every line of ``events.jsonl`` is a JSON object stamped by :class:`~em_monitor.runtime.events.EventLog`
 with ``time`` and ``run``, named by ``event``: the ``header`` line, then the eleven kinds the
 monitor writes (``start``, ``sample``, ``baseline``, ``level``, ``action``, ``flagged``,
 ``answers``, ``error``, ``realign_ready``, ``realignment``, ``behaviour``). This module is the
@@ -8,7 +8,7 @@ reference for what each holds. Why one: the writers (the monitor, the controller
 behavioural check) and the readers (the report, calibration, the demo, the benchmarks) used to
 agree only by string keys, so a renamed field broke a reader silently, at the end of a run.
 
-- **Written:** :meth:`Monitor.event <em_monitor.monitor.Monitor.event>` checks every record with
+- **Written:** :meth:`Monitor.event <em_monitor.runtime.monitor.Monitor.event>` checks every record with
   :func:`check_event` before it reaches the log: a kind the schema lacks, a field it does not
   declare, a missing or mistyped one raises :class:`EventSchemaError` at the call that made it.
   What is written is still the caller's own fields, so the JSON on disk is what it always was.
@@ -32,7 +32,7 @@ What the schema tolerates, and why:
 - **Fields a version did not yet write are optional** only where a reader relies on logs without
   them (``start.baseline_samples``); every other field has been written since the event existed.
 - **Measurements may be null.** JSON has no NaN or infinity; the event log writes them as
-  ``null`` (:func:`~em_monitor.events.json_safe`), so a computed measurement is ``float | None``
+  ``null`` (:func:`~em_monitor.runtime.events.json_safe`), so a computed measurement is ``float | None``
   (:data:`Measured`). :func:`check_event` checks the fields as they will be written, after that
   conversion, so everything written reads back.
 """
@@ -43,13 +43,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError, ValidationInfo, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
 
 from em_monitor.config import Action, Source
 from em_monitor.errors import InputError
-from em_monitor.events import HEADER_EVENT, json_safe
 from em_monitor.jsonl import read_jsonl
-from em_monitor.realign import Outcome
+from em_monitor.runtime.events import HEADER_EVENT, json_safe
+from em_monitor.runtime.realign import Outcome
 
 __all__ = [
     "EVENT_KINDS", "ActionEvent", "AnsweredPrompt", "AnswersEvent", "BaselineEvent", "BehaviourEvent", "ErrorEvent", "Event", "EventRecord",

@@ -22,21 +22,31 @@ from typing import Any
 
 import torch
 
-from em_monitor.capture import capture_residual, check_layer, decoder_blocks, hidden_size
-from em_monitor.chat import ChatCollator, read_chat_jsonl, scored_token_mask, split_packed_rows
+from em_monitor.chat import (
+    ChatCollator,
+    read_chat_jsonl,
+    scored_token_mask,
+    split_packed_rows,
+)
 from em_monitor.config import MonitorConfig
-from em_monitor.drift import STD_FLOOR_SHARE, RunningStats
-from em_monitor.endpoint import tls_context
-from em_monitor.events import EventLog
-from em_monitor.export import MetricsServer, MonitorMetrics
-from em_monitor.levers import Levers
-from em_monitor.monitor import Monitor
-from em_monitor.own_answers import AnswerPass, AnswerProbe
 from em_monitor.packs import PersonaPack
-from em_monitor.prompt_probe import PromptProbe
 from em_monitor.prompts import load_prompts
-from em_monitor.push import GatewayPusher
-from em_monitor.realign import BenignCursor, Realigner
+from em_monitor.runtime.capture import (
+    capture_residual,
+    check_layer,
+    decoder_blocks,
+    hidden_size,
+)
+from em_monitor.runtime.drift import STD_FLOOR_SHARE, RunningStats
+from em_monitor.runtime.endpoint import tls_context
+from em_monitor.runtime.events import EventLog
+from em_monitor.runtime.export import MetricsServer, MonitorMetrics
+from em_monitor.runtime.levers import Levers
+from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.own_answers import AnswerPass, AnswerProbe
+from em_monitor.runtime.prompt_probe import PromptProbe
+from em_monitor.runtime.push import GatewayPusher
+from em_monitor.runtime.realign import BenignCursor, Realigner
 
 __all__ = ["Controller", "Decision", "RealignStart", "TrainScores"]
 
@@ -454,7 +464,7 @@ class Controller:
         self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
 
     def _benign_chats(self, tokenizer: Any) -> list[dict]:
-        from em_monitor.generation import generate_answers
+        from em_monitor.runtime.generation import generate_answers
 
         settings = self.settings.realign
         if settings.dataset != "on_policy":

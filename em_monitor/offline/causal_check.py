@@ -18,9 +18,14 @@ import torch
 from torch import nn
 
 from em_monitor.judges.base import Judge
+from em_monitor.offline.steering import (
+    SteeringPoint,
+    content_norm,
+    steered_answers,
+    unit_vector,
+)
 from em_monitor.packs import PackError, PackSpec, PersonaPack, SteeringEvidence
-from em_monitor.signals import SignalSet
-from em_monitor.steering import SteeringPoint, content_norm, steered_answers, unit_vector
+from em_monitor.runtime.signals import SignalSet
 
 __all__ = ["SteerCheck", "check_pack_latents", "latent_directions", "steering_evidence", "with_steering_evidence"]
 

@@ -35,11 +35,23 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from em_monitor.activations import chat_batches, content_token_activations, text_batches
 from em_monitor.chat import ChatFormatError, EncodedBatch, read_chat_jsonl
+from em_monitor.offline.activations import (
+    chat_batches,
+    content_token_activations,
+    text_batches,
+)
 from em_monitor.saes import load_sae
+from em_monitor.shipped import SHIPPED_DATA
 from em_monitor.textfiles import read_text
 
 __all__ = [
@@ -65,7 +77,7 @@ ARCHITECTURES: dict[str, str] = {"standard": "l1", "jumprelu": "l0_target", "top
 #: SmolLM2 layer 15 (8x, 114k tokens, 10 min): held-out explained variance 0.82 at L0 7.3, no dead latents.
 DEFAULT_SPARSITY: dict[str, float] = {"l1": 3.0, "l0_target": 32.0, "k": 32}
 REPORT_FILENAME = "report.json"
-_DATA = Path(__file__).parent / "data"
+_DATA = SHIPPED_DATA
 # pydoc paragraphs are often a single line; joining neighbours up to this size gives the model
 # some context and wastes fewer tokens on the first position of each document (see below).
 _PARAGRAPH_CHARS = 1000
@@ -338,7 +350,14 @@ class TrainedSae:
 
 
 def _training_sae(d_in: int, config: SaeTrainingConfig, steps: int):
-    from sae_lens import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig, TopKTrainingSAE, TopKTrainingSAEConfig
+    from sae_lens import (
+        JumpReLUTrainingSAE,
+        JumpReLUTrainingSAEConfig,
+        StandardTrainingSAE,
+        StandardTrainingSAEConfig,
+        TopKTrainingSAE,
+        TopKTrainingSAEConfig,
+    )
 
     common = {"d_in": d_in, "d_sae": d_in * config.expansion, "normalize_activations": "expected_average_only_in"}
     # sae-lens ramps sparsity penalties in over the first steps so that latents form before they are pruned.

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import torch
 
 from em_monitor.config import MonitorConfig, SignalRule, check_signal_names
-from em_monitor.drift import RunningStats, drift, finite_values
-from em_monitor.event_schema import check_event
-from em_monitor.events import EventLog
-from em_monitor.export import MonitorMetrics
-from em_monitor.levels import Level, next_level
-from em_monitor.own_answers import AnswerPass
+from em_monitor.runtime.drift import RunningStats, drift, finite_values
+from em_monitor.runtime.event_schema import check_event
+from em_monitor.runtime.events import EventLog
+from em_monitor.runtime.export import MonitorMetrics
+from em_monitor.runtime.levels import Level, next_level
+from em_monitor.runtime.own_answers import AnswerPass
 
 __all__ = ["LevelChange", "Monitor"]
 
@@ -259,8 +259,8 @@ class Monitor:
     def event(self, kind: str, **fields: object) -> None:
         """Write an event for the controller (start, actions, realignments) or the behavioural check.
 
-        ``kind`` and ``fields`` must make a record of :mod:`em_monitor.event_schema`; otherwise
-        :class:`~em_monitor.event_schema.EventSchemaError` is raised here, where the mistake is made,
+        ``kind`` and ``fields`` must make a record of :mod:`em_monitor.runtime.event_schema`; otherwise
+        :class:`~em_monitor.runtime.event_schema.EventSchemaError` is raised here, where the mistake is made,
         instead of a reader meeting a field it does not know at the end of the run.
         """
         self._event(kind, **fields)

@@ -142,7 +142,7 @@ def residuals_at(
 
     With ``cache`` (a transformers ``Cache``), ``input_ids`` continue the positions already in it
     (``attention_mask`` then covers both), and the cache gains this pass's keys and values for
-    blocks ``0..layer``: how :mod:`em_monitor.shared_prefix` runs a prefix once and suffixes on it.
+    blocks ``0..layer``: how :mod:`em_monitor.runtime.shared_prefix` runs a prefix once and suffixes on it.
     """
     device = model_device(model)
     caching = {"use_cache": False} if cache is None else {"past_key_values": cache, "use_cache": True}
