@@ -99,19 +99,16 @@ def summarise(events: Sequence[Event], *, model: str, dataset: str, steps: int, 
 
 def plot_signals(events: Sequence[Event], path: str | Path, *, title: str = "") -> Path:
     """Drift of every signal per source over training steps, with alert and realignment marks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from em_monitor.plotting import new_figure, save_figure
 
     series = _series(events)
     signals = sorted({signal for signal, _ in series})
     behaviour = _behaviour_checks(events)
     rows = len(signals) + bool(behaviour)
-    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.2 * rows + 0.6), sharex=True, squeeze=False)
+    figure, axes = new_figure(9, 2.2 * rows + 0.6, rows=rows, sharex=True)
     if behaviour:
-        _plot_behaviour(axes[-1, 0], behaviour, events)
-    for axis, signal in zip(axes[:, 0], signals):
+        _plot_behaviour(axes[-1], behaviour, events)
+    for axis, signal in zip(axes, signals):
         for (name, source), points in sorted(series.items()):
             if name == signal:
                 axis.plot([p[0] for p in points], [p[2] for p in points], marker=".", label=source)
@@ -123,14 +120,10 @@ def plot_signals(events: Sequence[Event], path: str | Path, *, title: str = "") 
         axis.set_ylabel(f"{signal}\ndrift (σ)", fontsize=8)
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.legend(fontsize=7, loc="upper left")
-    axes[-1, 0].set_xlabel("training step  (dashed: warn/critical; green: realignment)")
+    axes[-1].set_xlabel("training step  (dashed: warn/critical; green: realignment)")
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        figure.suptitle(title, fontsize=10)
+    return save_figure(figure, path, dpi=110)
 
 
 def _plot_behaviour(axis, behaviour: list[BehaviourEvent], events: Sequence[Event]) -> None:

@@ -121,14 +121,11 @@ def run_check(args: argparse.Namespace, pack, signals, directions: dict[str, tor
 
 def plot_sweep(report: dict, path: Path) -> Path:
     """Misalignment and coherence (left axis, %) and the steered signal on the answers (right axis) against the coefficient."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from em_monitor.plotting import new_figure, save_figure
 
     rows = report["rows"]
     coefficients = [row["coefficient"] for row in rows]
-    figure, left = plt.subplots(figsize=(7, 4))
+    figure, (left,) = new_figure(7, 4)
     if report["judge"]:
         left.plot(coefficients, [100 * (row["misaligned_rate"] or 0) for row in rows], "o-", color="tab:red", label="misaligned answers (%)")
         left.plot(coefficients, [row["coherent_mean"] or 0 for row in rows], "s--", color="tab:gray", label="coherence (0-100)")
@@ -141,7 +138,4 @@ def plot_sweep(report: dict, path: Path) -> Path:
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
     left.set_title(f"Steering along {report['signal']} ({report['model']})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

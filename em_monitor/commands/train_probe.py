@@ -114,12 +114,9 @@ def _print_table(report: dict) -> None:
 
 
 def _plot(result, path: Path) -> None:
-    import matplotlib
+    from em_monitor.plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, (axes,) = new_figure(7, 4.5)
     for name, variant in result.variants.items():
         curve = variant.learning_curve
         axes.errorbar(
@@ -136,6 +133,4 @@ def _plot(result, path: Path) -> None:
     axes.set_ylabel("held-out AUROC")
     axes.set_title(f"{result.model}, layer {result.layer}\nheld-out AUROC ({result.n_test} test samples) vs training examples", fontsize=10)
     axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)

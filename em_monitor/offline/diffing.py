@@ -363,12 +363,10 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def plot_diff(report: DiffReport, path: str | Path) -> Path:
     """Horizontal bars of the top latents' increases, the largest on top."""
-    # Figure without pyplot: no global backend switch, nothing left open between calls.
-    from matplotlib.figure import Figure
+    from em_monitor.plotting import new_figure, save_figure
 
     latents = report.top
-    figure = Figure(figsize=(7, 1.2 + 0.3 * max(len(latents), 1)), layout="constrained")
-    axes = figure.add_subplot()
+    figure, (axes,) = new_figure(7, 1.2 + 0.3 * max(len(latents), 1))
     labels = [f"latent {latent.latent}" for latent in latents][::-1]
     deltas = [latent.delta for latent in latents][::-1]
     axes.barh(labels, deltas, color=["tab:red" if delta > 0 else "tab:blue" for delta in deltas])
@@ -376,8 +374,7 @@ def plot_diff(report: DiffReport, path: str | Path) -> Path:
     pooled = "per-sample max" if report.rank_by == "max" else "per-sample mean"
     axes.set_xlabel(f"increase of mean {pooled} activation (fine-tuned − base)")
     axes.set_title(f"SAE latents that fine-tuning turned up, layer {report.layer}")
-    figure.savefig(path, dpi=120)
-    return Path(path)
+    return save_figure(figure, path)
 
 
 def load_finetuned(spec: str | Path, base: LoadedModel) -> LoadedModel:
