@@ -282,6 +282,15 @@ def panels(rules: Mapping[str, Mapping[str, Any]]) -> list[Panel]:
             unit="percentunit",
             min_zero=True,
         ),
+        timeseries(
+            "Time since the last pass",
+            "Seconds since each source's last sampling pass. It should saw-tooth at the source's cadence; a line that only climbs is a "
+            "hung trainer or monitor (EmMonitorSilent fires at 30 minutes).",
+            (0, 31, 24, 7),
+            [target(f"time() - max by (source) (em_monitor_last_pass_timestamp_seconds{{{RUN}}})", "{{source}}")],
+            unit="s",
+            min_zero=True,
+        ),
     ]
     for panel_id, panel in enumerate(specs, start=1):
         panel["id"] = panel_id

@@ -92,6 +92,8 @@ def synthetic_run(seed: int = SEED) -> Data:
             "p95 train_batch": 0.035 + rng.normal(0, 0.004, POINTS),
         },
         "overhead": {"prompts": 0.034 + rng.normal(0, 0.003, POINTS), "train_batch": 0.011 + rng.normal(0, 0.001, POINTS)},
+        # a prompts pass every 5 points, a training-batch pass every 2: the saw-tooth a healthy run draws
+        "since_last_pass": {"prompts": 60.0 * (t % 5), "train_batch": 60.0 * (t % 2)},
     }
 
 
@@ -226,6 +228,7 @@ PAINTERS: dict[str, Painter] = {
     "em_monitor_actions_total": lambda ax, _p, d: _bars(ax, d["actions"], d["t"]),
     "em_monitor_sample_duration_seconds_bucket": lambda ax, _p, d: _lines(ax, d["duration"], d["t"]),
     "em_monitor_sample_duration_seconds_sum": lambda ax, _p, d: _lines(ax, d["overhead"], d["t"]),
+    "em_monitor_last_pass_timestamp_seconds": lambda ax, _p, d: _lines(ax, d["since_last_pass"], d["t"]),
 }
 
 

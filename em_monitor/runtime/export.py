@@ -104,6 +104,10 @@ class MonitorMetrics:
         self._flagged = Counter("em_monitor_flagged_samples", "Training samples whose score crossed the flag threshold.", ["run", "signal"], registry=self.registry)
         self._errors = Counter("em_monitor_errors", "The monitor's own failures, caught so training goes on.", ["run", "stage"], registry=self.registry)
         self._actions = Counter("em_monitor_actions", "Actions the monitor carried out (log, checkpoint, stop, realign).", ["run", "action"], registry=self.registry)
+        # A wall-clock time, not a duration: the one series that tells a run gone silent (hung trainer, hung monitor)
+        # from one still training, also through a Pushgateway, which keeps serving the last push of a dead job.
+        self._last_pass = Gauge("em_monitor_last_pass_timestamp_seconds", "Unix time of the monitor's last sampling pass.", ["run", "source"],
+                                registry=self.registry)
         for source in sources:
             self._samples.labels(run, source)
             self._duration.labels(run, source)
@@ -132,6 +136,7 @@ class MonitorMetrics:
     def observe_pass(self, source: str, seconds: float) -> None:
         self._samples.labels(self.run, source).inc()
         self._duration.labels(self.run, source).observe(seconds)
+        self._last_pass.labels(self.run, source).set_to_current_time()
 
     def count_flagged(self, signal: str, count: int) -> None:
         self._flagged.labels(self.run, signal).inc(count)
