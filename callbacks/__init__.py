@@ -1,7 +1,7 @@
 """Training-framework adapters for em-monitor (installed as ``em_monitor.callbacks``).
 
-Only this package imports a training framework (Lightning, the Hugging Face ``Trainer``); the
-core ``em_monitor`` package stays framework-free. Each adapter maps its framework's events onto
+Only this package and ``em_monitor.finetune`` (the reference fine-tunes and the demo job) import
+a training framework (Lightning, the Hugging Face ``Trainer``); the core stays framework-free. Each adapter maps its framework's events onto
 :class:`em_monitor.runtime.controller.Controller`.
 """
 

@@ -1,7 +1,8 @@
 """em-monitor: watch persona signals while a language model fine-tunes, and catch emergent misalignment early.
 
-The core (this package) has no Lightning import; the Lightning callback is
-``em_monitor.callbacks.PersonaMonitor``. Nothing here starts servers or registers hooks at import.
+The core (``runtime/``, ``offline/`` and the shared modules) imports no training framework; the
+adapters are ``em_monitor.callbacks.PersonaMonitor`` (Lightning) and
+``em_monitor.callbacks.hf.PersonaMonitorCallback`` (the Hugging Face ``Trainer`` and TRL). Nothing here starts servers or registers hooks at import.
 """
 
 from em_monitor.config import MonitorConfig, load_config
