@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-from em_monitor.callbacks.lightning import PersonaMonitor, find_model
+from em_monitor.callbacks.lightning import PersonaMonitor, find_model, sharded_by
 from lightning.pytorch.callbacks import Callback
 
 from em_monitor.judges.base import Judge
+from em_monitor.runtime.sharding import check_not_sharded
 from em_monitor.runtime.behaviour import BehaviourSchedule
 
 __all__ = ["BehaviourCheck"]
@@ -31,7 +32,7 @@ class BehaviourCheck(Callback):
     mode it was in.
 
     Generation runs on rank 0 alone, so use it with DDP or one device, not with sharded
-    strategies (FSDP, DeepSpeed ZeRO-3), where every rank must take part in each forward pass.
+    strategies (FSDP, DeepSpeed ZeRO-3), where every rank must take part in each forward pass (refused at setup there).
 
     Example::
 
@@ -63,6 +64,10 @@ class BehaviourCheck(Callback):
     @property
     def results(self) -> list[dict[str, Any]]:
         return self.schedule.results
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit":
+            check_not_sharded(["the behavioural check"], sharded_by(trainer.strategy), "BehaviourCheck")
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if not trainer.sanity_checking and trainer.is_global_zero and self.schedule.due(trainer.global_step):

@@ -17,6 +17,7 @@ protocol) and comes back on ``train(resume_from_checkpoint=...)``.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from transformers import (
     TrainerState,
     TrainingArguments,
 )
+from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from transformers.trainer_callback import ExportableState
 
 from em_monitor.config import (
@@ -50,6 +52,7 @@ from em_monitor.runtime.levers import (
     set_learning_rates,
 )
 from em_monitor.runtime.monitor import Monitor
+from em_monitor.runtime.sharding import check_not_sharded, rank_zero_passes
 
 __all__ = ["BehaviourCheckCallback", "PersonaMonitorCallback", "RealignMixin", "realigning"]
 
@@ -111,6 +114,15 @@ class _TrainerLevers:
     def info(self, message: str) -> None:
         if self.rank == 0:
             print(message, flush=True)
+
+
+def sharded_by(args: TrainingArguments) -> str | None:
+    """The name of the Trainer's parameter sharding (every rank must join each forward), else None."""
+    if args.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true"):
+        return "FSDP (TrainingArguments.fsdp / accelerate)"
+    if is_deepspeed_zero3_enabled():
+        return "DeepSpeed ZeRO-3"
+    return None
 
 
 def _keep_inputs(store: dict) -> Any:
@@ -202,6 +214,7 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         settings = self._settings()
         pack = load_pack(settings.pack)
         check_signal_names(settings, [signal.name for signal in pack.spec.signals], str(self.config))
+        check_not_sharded(rank_zero_passes(settings), sharded_by(args), "PersonaMonitorCallback")
         if "realign" in settings.actions.on_warn + settings.actions.on_critical and not self._can_swap():
             raise ValueError("actions: `realign` needs the Trainer to swap batches, which a callback cannot do: build the Trainer with "
                              "em_monitor.callbacks.hf.realigning(Trainer) (or realigning(SFTTrainer)), or drop realign from the actions")
@@ -360,6 +373,9 @@ class BehaviourCheckCallback(TrainerCallback):
     @property
     def results(self) -> list[dict[str, Any]]:
         return self.schedule.results
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        check_not_sharded(["the behavioural check"], sharded_by(args), "BehaviourCheckCallback")
 
     def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if args.process_index == 0 and self.schedule.due(state.global_step):

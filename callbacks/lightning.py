@@ -13,6 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy, ModelParallelStrategy
 from lightning.pytorch.utilities import rank_zero_info
 
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
@@ -27,8 +28,18 @@ from em_monitor.runtime.levers import (
 from em_monitor.runtime.monitor import Monitor
 from em_monitor.runtime.own_answers import AnswerPass
 from em_monitor.runtime.realign import Realigner
+from em_monitor.runtime.sharding import check_not_sharded, rank_zero_passes
 
-__all__ = ["PersonaMonitor", "find_model"]
+__all__ = ["PersonaMonitor", "find_model", "sharded_by"]
+
+
+def sharded_by(strategy: object) -> str | None:
+    """The name of a Lightning strategy that shards parameters (every rank must join each forward), else None."""
+    if isinstance(strategy, (FSDPStrategy, ModelParallelStrategy)):
+        return type(strategy).__name__
+    if isinstance(strategy, DeepSpeedStrategy) and strategy.config.get("zero_optimization", {}).get("stage") == 3:
+        return "DeepSpeedStrategy (ZeRO stage 3)"
+    return None
 
 
 def find_model(pl_module: pl.LightningModule, attr: str | None = None) -> torch.nn.Module:
@@ -145,6 +156,7 @@ class PersonaMonitor(Callback):
         self._settings = self.config if isinstance(self.config, MonitorConfig) else load_config(self.config)
         self._pack = load_pack(self._settings.pack)
         check_signal_names(self._settings, [signal.name for signal in self._pack.spec.signals], str(self.config))
+        check_not_sharded(rank_zero_passes(self._settings), sharded_by(trainer.strategy), "PersonaMonitor")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The model may only exist after `configure_model`, which runs after `setup`.

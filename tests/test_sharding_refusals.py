@@ -1,0 +1,69 @@
+"""Setups that would hang a sharded run are refused at start-up, naming the strategy and the fix (issue 19, item 2, first part).
+
+Under FSDP / FSDP2 / DeepSpeed ZeRO-3 every forward pass is a collective, so the monitor's rank-0
+passes (probe prompts, generations, on-policy benign data, the behavioural check) would wait
+forever. Lightning's sharded strategies refuse a CPU accelerator and DeepSpeed is not installed
+here, so the Lightning cases hand the adapter's check real strategy objects (FSDPStrategy,
+ModelParallelStrategy) without a fit. The Trainer case runs a real ``Trainer.train`` on one CPU
+process with ``ACCELERATE_USE_FSDP`` set, as ``accelerate launch`` with an FSDP config sets it
+(stand-in: a real FSDP Trainer needs several processes and accelerate's launcher), and the
+callback refuses in ``on_train_begin``, before the first step.
+"""
+
+from __future__ import annotations
+
+import pytest
+from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy, ModelParallelStrategy, SingleDeviceStrategy
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from em_monitor.callbacks.hf import PersonaMonitorCallback
+from em_monitor.callbacks.hf import sharded_by as trainer_sharded_by
+from em_monitor.callbacks.lightning import sharded_by
+from em_monitor.chat import ChatCollator
+from em_monitor.config import load_config
+from em_monitor.runtime.sharding import check_not_sharded, rank_zero_passes
+from em_monitor.tiny import tiny_llama
+
+SAMPLES = [{"messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": f"A{i}."}]} for i in range(8)]
+
+
+@pytest.mark.parametrize("strategy", [FSDPStrategy(), ModelParallelStrategy()], ids=["fsdp", "model_parallel"])
+def test_lightning_sharded_strategies_refuse_rank_zero_passes_naming_strategy_and_fix(strategy, write_config):
+    settings = load_config(write_config(sources=["prompts", "train_batch", "generations"]))
+    with pytest.raises(ValueError, match=rf"the `prompts` source, the `generations` source .*{type(strategy).__name__}.*sources: \[train_batch\]"):
+        check_not_sharded(rank_zero_passes(settings), sharded_by(strategy), "PersonaMonitor")
+
+
+@pytest.mark.parametrize("strategy", [DDPStrategy(), SingleDeviceStrategy("cpu")], ids=["ddp", "single"])
+def test_unsharded_strategies_and_train_batch_only_configs_pass(strategy, write_config):
+    assert sharded_by(strategy) is None
+    check_not_sharded(rank_zero_passes(load_config(write_config(sources=["prompts"]))), sharded_by(strategy), "PersonaMonitor")
+    # train_batch alone is scored on every rank from the training forward: allowed under sharding.
+    check_not_sharded(rank_zero_passes(load_config(write_config(sources=["train_batch"]))), sharded_by(FSDPStrategy()), "PersonaMonitor")
+
+
+def test_on_policy_realignment_counts_as_a_rank_zero_pass(write_config):
+    settings = load_config(write_config(sources=["train_batch"], actions={"on_critical": ["realign"]}, realign={"dataset": "on_policy"}))
+    assert rank_zero_passes(settings) == ["`realign.dataset: on_policy` (benign answers generated at start-up)"]
+
+
+def test_trainer_with_fsdp_refuses_before_the_first_step(tokenizer, write_config, tmp_path, monkeypatch):
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=3, per_device_train_batch_size=4, report_to=[], use_cpu=True,
+                             save_strategy="no", disable_tqdm=True, remove_unused_columns=False)
+    assert trainer_sharded_by(args) is None
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # what `accelerate launch` with an FSDP config sets for the Trainer
+    assert trainer_sharded_by(args).startswith("FSDP")
+    steps: list[int] = []
+
+    class CountSteps(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            steps.append(state.global_step)
+
+    monitor = PersonaMonitorCallback(write_config(sources=["prompts", "train_batch"]), tokenizer=tokenizer)
+    monkeypatch.delenv("ACCELERATE_USE_FSDP")  # the Trainer itself must not try to set up FSDP on this one-process CPU run
+    trainer = Trainer(model=tiny_llama(), args=args, train_dataset=SAMPLES, data_collator=ChatCollator(tokenizer, max_length=32),
+                      processing_class=tokenizer, callbacks=[monitor, CountSteps()])
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # ... but the callback reads it at on_train_begin
+    with pytest.raises(ValueError, match=r"the `prompts` source run forward passes on rank 0 alone.*FSDP"):
+        trainer.train()
+    assert steps == [], "refused before the first step"
