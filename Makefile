@@ -36,12 +36,15 @@ prometheus-stack:
 		echo "NOTE: not installed and not installable here (needs root and apt-get):$$missing; the real-Prometheus tests will be SKIPPED (listed by pytest -rs below)"; \
 	fi
 
-# -rs: every skipped test is listed with its reason at the end.
+# Test files run in parallel (pytest-xdist), a whole file per worker so module fixtures (the loaded
+# SmolLM2) load once; at most 4 workers: the longest file bounds the time, and the integration tests
+# start processes of their own. -rs: every skipped test is listed with its reason at the end.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup prometheus-stack
-	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not smollm2 and not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not smollm2 and not integration" $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/em-monitor demo --out runs/demo $(DEMO_ARGS)
