@@ -232,8 +232,7 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         if self.controller is None:
             return
         self._levers.control, self._levers.state = control, state
-        self.controller.hold_learning_rate()
-        self.controller.begin_step(state.global_step, swapped=self.controller.realigning)
+        self.controller.begin_step(state.global_step)  # RealignMixin.training_step swaps in the benign batch
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self.controller is None:

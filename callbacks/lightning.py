@@ -170,12 +170,7 @@ class PersonaMonitor(Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if self.controller is None or trainer.sanity_checking:
             return
-        self.controller.hold_learning_rate()
-        # Whether this step trains on benign data is settled before the swap takes its samples, as on the Trainer,
-        # so both adapters judge an attempt at the same step: the first after its last benign batch.
-        swapped = self.controller.realigning
-        self.controller.begin_step(trainer.global_step, swapped=swapped)
-        if swapped:
+        if self.controller.begin_step(trainer.global_step):
             self._swap_in_benign(batch)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:

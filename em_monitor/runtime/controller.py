@@ -100,9 +100,8 @@ class Controller:
     Example (what an adapter does)::
 
         controller = Controller(config, pack, model, tokenizer, levers=levers, start_step=0)
-        swapped = controller.realigning                     # a realignment trains this step on benign data
-        controller.begin_step(step, swapped=swapped)         # before any benign batch is taken: the passes see the model as it is
-        benign = controller.benign_batch(per_rank=8)         # realigning: train on this batch instead
+        if controller.begin_step(step):                      # True: a realignment trains this step on benign data
+            benign = controller.benign_batch(per_rank=8)     # ... so train on this batch instead
         ...                                                  # the training step runs
         controller.end_step(batch)
         controller.close()
@@ -179,15 +178,20 @@ class Controller:
         return self.realigner is not None and self.realigner.check_due
 
     # --- one step -----------------------------------------------------------------------------
-    def begin_step(self, step: int, *, swapped: bool = False) -> None:
-        """Before the training step: score the probe passes (rank 0) and attach the training-batch capture (every rank).
+    def begin_step(self, step: int) -> bool:
+        """Before the training step: score the probe passes (rank 0), attach the training-batch capture (every rank).
 
-        Every source sees the model as it is before this step's update. A swapped (benign) batch
-        is not the user's data: it is not scored.
+        Returns whether this step trains on benign data (a realignment runs): the adapter then
+        swaps in :meth:`benign_batch`, and ``realign.lr`` is set again for it. Settled here, before
+        the swap takes its samples, so every adapter judges an attempt at the same step (the first
+        after its last benign batch). Every source sees the model as it is before this step's
+        update; a benign batch is not the user's data and is not scored.
         """
+        swapped = self.realigning
+        self._hold_learning_rate()
         sources = self.due(step)
         if not sources:
-            return
+            return swapped
         work = self._work = _StepWork(step, checking=self.realignment_check_due)
         self.monitor.current_step = step
         if "prompts" in sources and self.is_rank_zero:
@@ -204,6 +208,7 @@ class Controller:
                 stack = ExitStack()
                 work.buffer = stack.enter_context(capture_residual(self.model, self.layer))
                 work.capture = stack
+        return swapped
 
     def end_step(self, batch: Any) -> Decision:
         """After the training step begun last: gather, decide on rank 0, broadcast, and carry the decision out on every rank.
@@ -268,7 +273,7 @@ class Controller:
             batch = self.collator(chats)
         return batch
 
-    def hold_learning_rate(self) -> None:
+    def _hold_learning_rate(self) -> None:
         """Before each step that trains on benign data: set ``realign.lr`` again.
 
         An LR scheduler rewrites the rate after every step, so setting it once at the start of a
@@ -497,7 +502,7 @@ class Controller:
         realigner.start(step, signals, measures)
         if self.settings.realign.lr is not None:
             self.saved_lrs = self.levers.learning_rates()
-            self.hold_learning_rate()
+            self._hold_learning_rate()
         if self.monitor.metrics:
             self.monitor.metrics.set_realigning(True)
         return {"started": True, "signals": signals, "before": measures}
