@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import RandomSampler
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from em_monitor.chat import ChatCollator
+from em_monitor.finetune.order import training_order
 
 __all__ = ["finetune_hf"]
 
@@ -39,19 +39,12 @@ def finetune_hf(
 ) -> Trainer:
     """Fine-tune ``model`` in place for ``steps`` optimizer steps on chat samples with ``trainer_class``.
 
-    With ``shuffle`` the samples are drawn with replacement (the draw Lightning's fine-tune makes
-    for the same seed); without it they are used in the given order (cycled if too few). Either
-    way the Trainer reads them in sequence, so the caller knows which sample sits at which step
-    and batch index. Checkpoints (the ``checkpoint`` action's) go to ``root_dir``.
+    The samples come in :func:`~em_monitor.finetune.order.training_order`, the order Lightning's
+    fine-tune uses for the same seed, read in sequence, so the caller knows which sits at which
+    step and batch index. Checkpoints (the ``checkpoint`` action's) go to ``root_dir``.
     """
     set_seed(seed)
-    samples = list(conversations)
-    if shuffle:
-        generator = torch.Generator().manual_seed(seed)
-        order = list(RandomSampler(samples, replacement=True, num_samples=steps * batch_size, generator=generator))
-        samples = [samples[index] for index in order]
-    else:
-        samples = [samples[index % len(samples)] for index in range(steps * batch_size)]
+    samples = training_order(conversations, steps=steps, batch_size=batch_size, seed=seed, shuffle=shuffle)
     args = TrainingArguments(
         output_dir=root_dir or os.getcwd(),
         max_steps=steps,

@@ -12,9 +12,10 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from em_monitor.chat import ChatCollator
+from em_monitor.finetune.order import training_order
 
 __all__ = ["CausalLMModule", "finetune"]
 
@@ -64,19 +65,12 @@ def finetune(
 ) -> pl.Trainer:
     """Fine-tune ``model`` in place for ``steps`` optimizer steps on chat samples.
 
-    With ``shuffle`` the samples are drawn with replacement, which makes ``steps`` independent of
-    the dataset size. Without it they are used in the given order (cycled if too few), so the
-    caller knows which sample sits at which step and batch index.
+    The samples come in :func:`~em_monitor.finetune.order.training_order` (drawn with replacement
+    under ``shuffle``, else in the given order), so the caller knows which sits at which step.
     """
     pl.seed_everything(seed, verbose=False)
-    samples = list(conversations)
-    if shuffle:
-        generator = torch.Generator().manual_seed(seed)
-        sampler = RandomSampler(samples, replacement=True, num_samples=steps * batch_size, generator=generator)
-    else:
-        samples = [samples[index % len(samples)] for index in range(steps * batch_size)]
-        sampler = None
-    loader = DataLoader(samples, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=ChatCollator(tokenizer, max_length=max_length))
+    samples = training_order(conversations, steps=steps, batch_size=batch_size, seed=seed, shuffle=shuffle)
+    loader = DataLoader(samples, batch_size=batch_size, shuffle=False, collate_fn=ChatCollator(tokenizer, max_length=max_length))
     trainer = pl.Trainer(
         max_steps=steps,
         accelerator="auto",
