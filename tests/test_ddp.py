@@ -62,7 +62,9 @@ def ddp_runs(tmp_path_factory, pack_dir) -> Path:
         }
         (root / f"{scenario}.yaml").write_text(yaml.safe_dump(config))
         arguments.append(f"{scenario}={root / f'{scenario}.yaml'}")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    # PL_GLOBAL_SEED is dropped: another test in this worker may have called seed_everything, and
+    # the planted slots are computed for the sampler's default seed order.
+    env = {**{k: v for k, v in os.environ.items() if k != "PL_GLOBAL_SEED"}, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(SCRIPT), str(pack_dir), str(root / "out"), *arguments], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return root

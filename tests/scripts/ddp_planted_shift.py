@@ -17,6 +17,7 @@ what it saw to ``OUT/<scenario>/rank<N>.json``. The scenarios:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,8 +48,10 @@ def rank_one_indices() -> list[int]:
 
     Lightning shuffles training data with a DistributedSampler seeded by PL_GLOBAL_SEED (0 unless
     set); the same sampler class asked for rank 1's share gives the same order here, before launch.
+    The variable is read, not assumed: a parent that called ``seed_everything`` passes its seed on.
     """
-    return list(DistributedSampler(range(N_SAMPLES), num_replicas=2, rank=1, shuffle=True, seed=0))
+    seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+    return list(DistributedSampler(range(N_SAMPLES), num_replicas=2, rank=1, shuffle=True, seed=seed))
 
 
 class PersonaPushModule(CausalLMModule):
