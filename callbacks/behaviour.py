@@ -14,7 +14,7 @@ from em_monitor.callbacks.lightning import PersonaMonitor, find_model, sharded_b
 from lightning.pytorch.callbacks import Callback
 
 from em_monitor.judges.base import Judge
-from em_monitor.runtime.sharding import check_not_sharded
+from em_monitor.runtime.sharding import check_sharding
 from em_monitor.runtime.behaviour import BehaviourSchedule
 
 __all__ = ["BehaviourCheck"]
@@ -67,7 +67,7 @@ class BehaviourCheck(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit":
-            check_not_sharded(["the behavioural check"], sharded_by(trainer.strategy), "BehaviourCheck")
+            check_sharding(["the behavioural check"], sharded_by(trainer.strategy), "BehaviourCheck")
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if not trainer.sanity_checking and trainer.is_global_zero and self.schedule.due(trainer.global_step):

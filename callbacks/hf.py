@@ -45,14 +45,12 @@ from em_monitor.packs import load_pack
 from em_monitor.runtime.behaviour import BehaviourSchedule
 from em_monitor.runtime.controller import Controller
 from em_monitor.runtime.levers import (
-    all_gather_objects,
-    broadcast_object,
     learning_rates,
     restore_learning_rates,
     set_learning_rates,
 )
 from em_monitor.runtime.monitor import Monitor
-from em_monitor.runtime.sharding import check_not_sharded, rank_zero_passes
+from em_monitor.runtime.sharding import Sharding, check_sharding, rank_zero_passes
 
 __all__ = ["BehaviourCheckCallback", "PersonaMonitorCallback", "RealignMixin", "realigning"]
 
@@ -64,7 +62,7 @@ _SWAPPING_TRAINER: contextvars.ContextVar[Trainer | None] = contextvars.ContextV
 
 
 class _TrainerLevers:
-    """The Trainer's collectives and levers, as the controller asks for them."""
+    """The Trainer's levers, as the controller asks for them."""
 
     def __init__(self, args: TrainingArguments, optimizer: Any, scheduler: Any) -> None:
         self.args, self.optimizer, self.scheduler = args, optimizer, scheduler
@@ -81,12 +79,6 @@ class _TrainerLevers:
     @property
     def world_size(self) -> int:
         return self.args.world_size
-
-    def gather(self, payload: object) -> list[object]:
-        return all_gather_objects(payload, self.args.world_size)
-
-    def broadcast(self, payload: object) -> object:
-        return broadcast_object(payload, self.args.world_size)
 
     def save_checkpoint(self, name: str) -> str:
         # The Trainer saves at the end of this step, in its own layout (and with the monitor's state).
@@ -116,12 +108,12 @@ class _TrainerLevers:
             print(message, flush=True)
 
 
-def sharded_by(args: TrainingArguments) -> str | None:
-    """The name of the Trainer's parameter sharding (every rank must join each forward), else None."""
+def sharded_by(args: TrainingArguments) -> Sharding | None:
+    """How the Trainer shards parameters (every rank must join each forward), else None."""
     if args.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true"):
-        return "FSDP (TrainingArguments.fsdp / accelerate)"
+        return Sharding("FSDP (TrainingArguments.fsdp / accelerate)")
     if is_deepspeed_zero3_enabled():
-        return "DeepSpeed ZeRO-3"
+        return Sharding("DeepSpeed ZeRO-3")
     return None
 
 
@@ -214,7 +206,7 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         settings = self._settings()
         pack = load_pack(settings.pack)
         check_signal_names(settings, [signal.name for signal in pack.spec.signals], str(self.config))
-        check_not_sharded(rank_zero_passes(settings), sharded_by(args), "PersonaMonitorCallback")
+        check_sharding(rank_zero_passes(settings, sharded_by(args)), sharded_by(args), "PersonaMonitorCallback")
         if "realign" in settings.actions.on_warn + settings.actions.on_critical and not self._can_swap():
             raise ValueError("actions: `realign` needs the Trainer to swap batches, which a callback cannot do: build the Trainer with "
                              "em_monitor.callbacks.hf.realigning(Trainer) (or realigning(SFTTrainer)), or drop realign from the actions")
@@ -374,7 +366,7 @@ class BehaviourCheckCallback(TrainerCallback):
         return self.schedule.results
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        check_not_sharded(["the behavioural check"], sharded_by(args), "BehaviourCheckCallback")
+        check_sharding(["the behavioural check"], sharded_by(args), "BehaviourCheckCallback")
 
     def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if args.process_index == 0 and self.schedule.due(state.global_step):

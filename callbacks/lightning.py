@@ -19,26 +19,26 @@ from lightning.pytorch.utilities import rank_zero_info
 from em_monitor.config import MonitorConfig, check_signal_names, load_config
 from em_monitor.packs import PersonaPack, load_pack
 from em_monitor.runtime.controller import Controller
-from em_monitor.runtime.levers import (
-    all_gather_objects,
-    learning_rates,
-    restore_learning_rates,
-    set_learning_rates,
-)
+from em_monitor.runtime.levers import learning_rates, restore_learning_rates, set_learning_rates
 from em_monitor.runtime.monitor import Monitor
 from em_monitor.runtime.own_answers import AnswerPass
 from em_monitor.runtime.realign import Realigner
-from em_monitor.runtime.sharding import check_not_sharded, rank_zero_passes
+from em_monitor.runtime.sharding import Sharding, check_sharding, rank_zero_passes
 
 __all__ = ["PersonaMonitor", "find_model", "sharded_by"]
 
 
-def sharded_by(strategy: object) -> str | None:
-    """The name of a Lightning strategy that shards parameters (every rank must join each forward), else None."""
-    if isinstance(strategy, (FSDPStrategy, ModelParallelStrategy)):
-        return type(strategy).__name__
+def sharded_by(strategy: object) -> Sharding | None:
+    """How a Lightning strategy shards parameters (every rank must join each forward), else None.
+
+    ``ModelParallelStrategy`` is FSDP2, where the monitor's probe passes run on every rank.
+    """
+    if isinstance(strategy, ModelParallelStrategy):
+        return Sharding("ModelParallelStrategy (FSDP2)", collective_passes=True)
+    if isinstance(strategy, FSDPStrategy):
+        return Sharding("FSDPStrategy")
     if isinstance(strategy, DeepSpeedStrategy) and strategy.config.get("zero_optimization", {}).get("stage") == 3:
-        return "DeepSpeedStrategy (ZeRO stage 3)"
+        return Sharding("DeepSpeedStrategy (ZeRO stage 3)")
     return None
 
 
@@ -57,7 +57,7 @@ def find_model(pl_module: pl.LightningModule, attr: str | None = None) -> torch.
 
 
 class _LightningLevers:
-    """Lightning's collectives and training-loop levers, as the controller asks for them."""
+    """Lightning's training-loop levers, as the controller asks for them."""
 
     def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.trainer, self.pl_module = trainer, pl_module
@@ -69,13 +69,6 @@ class _LightningLevers:
     @property
     def world_size(self) -> int:
         return self.trainer.world_size
-
-    def gather(self, payload: object) -> list[object]:
-        # Not `strategy.all_gather`: it needs tensors of one shape on every rank (see all_gather_objects).
-        return all_gather_objects(payload, self.trainer.world_size)
-
-    def broadcast(self, payload: object) -> object:
-        return self.trainer.strategy.broadcast(payload, src=0)
 
     def save_checkpoint(self, name: str) -> str:
         path = Path(self.trainer.default_root_dir) / "em_monitor" / f"{name}.ckpt"
@@ -141,6 +134,7 @@ class PersonaMonitor(Callback):
         self.controller: Controller | None = None
         self._settings: MonitorConfig | None = None
         self._pack: PersonaPack | None = None
+        self._sharding: Sharding | None = None
         self._pending_state: dict | None = None
 
     # --- Lightning hooks ------------------------------------------------------------------
@@ -156,13 +150,14 @@ class PersonaMonitor(Callback):
         self._settings = self.config if isinstance(self.config, MonitorConfig) else load_config(self.config)
         self._pack = load_pack(self._settings.pack)
         check_signal_names(self._settings, [signal.name for signal in self._pack.spec.signals], str(self.config))
-        check_not_sharded(rank_zero_passes(self._settings), sharded_by(trainer.strategy), "PersonaMonitor")
+        self._sharding = sharded_by(trainer.strategy)
+        check_sharding(rank_zero_passes(self._settings, self._sharding), self._sharding, "PersonaMonitor")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The model may only exist after `configure_model`, which runs after `setup`.
         tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
         self.controller = Controller(self._settings, self._pack, find_model(pl_module, self.model_attr), tokenizer,
-                                     levers=_LightningLevers(trainer, pl_module), start_step=trainer.global_step)
+                                     levers=_LightningLevers(trainer, pl_module), start_step=trainer.global_step, sharded=self._sharding is not None)
         if self._pending_state is not None:
             self.controller.load_state_dict(self._pending_state)
             self._pending_state = None

@@ -36,6 +36,7 @@ __all__ = [
     "SignalRule",
     "ActionsConfig",
     "GenerationsConfig",
+    "DistributedConfig",
     "PrometheusConfig",
     "TlsConfig",
     "BasicAuthConfig",
@@ -153,6 +154,19 @@ class TrainBatchConfig(_Strict):
     every_n_steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="Score training batches every N optimizer steps (and at every step until the baseline is complete); null = the top-level every_n_steps.")
 
 
+class DistributedConfig(_Strict):
+    """How the monitor behaves between ranks of a multi-process run.
+
+    Its exchanges (every rank's scores to rank 0, the decision back) have a deadline of their own,
+    apart from training's collectives, so a lost or stalled rank cannot hang the others
+    (``runtime/collectives.py``). The deadline must cover the longest monitor work rank 0 does
+    while the others wait at an exchange: a probe pass plus a ``generations`` pass (bounded by
+    ``generations.time_budget_seconds`` and one batch).
+    """
+
+    timeout_seconds: float = Field(600.0, ge=1, le=86_400, description="Longest wait at one of the monitor's exchanges between ranks; past it the rank stops monitoring (counted as errors_total{stage=\"gather\"}) and training goes on.")
+
+
 class TlsConfig(_Strict):
     """HTTPS for the metrics endpoint: PEM files, resolved against the config file's folder."""
 
@@ -232,6 +246,7 @@ class MonitorConfig(_Strict):
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     realign: RealignConfig = Field(default_factory=RealignConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     event_log: PlainText | None = Field("em_monitor_events.jsonl", description="Append-only JSONL event log; null disables it.")
 
     @field_validator("sources")

@@ -36,6 +36,7 @@ import em_monitor.runtime.controller as controller_module
 from em_monitor.chat import ChatCollator
 from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.runtime.capture import CaptureError
+from em_monitor.runtime.collectives import RankChannel
 from em_monitor.runtime.controller import Controller
 from em_monitor.runtime.events import EventLogError
 from em_monitor.runtime.export import ERROR_STAGES, MetricsServer
@@ -125,7 +126,7 @@ GENERATIONS = {"sources": ["prompts", "train_batch", "generations"], "generation
 STAGE_CASES = {
     "capture": ({}, _raising(controller_module, "capture_residual")),
     "score": ({}, _raising(controller_module, "scored_token_mask")),
-    "gather": ({}, _raising(adapter._LightningLevers, "gather")),
+    "gather": ({}, _raising(RankChannel, "gather")),
     "decide": ({}, _raising(Controller, "_decide")),
     "prompts": ({}, _raising(PromptProbe, "score")),
     "generations": (GENERATIONS, _raising(AnswerProbe, "run")),
@@ -147,7 +148,6 @@ def test_every_guarded_stage_of_the_adapter_has_a_case():
 
 #: The Hugging Face adapter's own levers, where its stage case differs from Lightning's.
 HF_BREAKERS = {
-    "gather": _raising(hf_adapter._TrainerLevers, "gather"),
     "actions": _raising(hf_adapter._TrainerLevers, "save_checkpoint"),
 }
 

@@ -37,6 +37,7 @@ from em_monitor.runtime.capture import (
     decoder_blocks,
     hidden_size,
 )
+from em_monitor.runtime.collectives import RankChannel
 from em_monitor.runtime.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.runtime.endpoint import tls_context
 from em_monitor.runtime.events import EventLog
@@ -47,6 +48,7 @@ from em_monitor.runtime.own_answers import AnswerPass, AnswerProbe
 from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.push import GatewayPusher
 from em_monitor.runtime.realign import BenignCursor, Realigner
+from em_monitor.runtime.sharding import prepare_generation, rank_share
 
 __all__ = ["Controller", "Decision", "RealignStart", "TrainScores"]
 
@@ -88,10 +90,20 @@ class _StepWork:
     step: int
     #: A realignment attempt had ended when the step began: its passes judge that attempt.
     checking: bool = False
-    prompt_scores: tuple[dict[str, torch.Tensor], float] | None = None
-    answers: AnswerPass | None = None
+    #: This rank's probe passes: its scores (and seconds), or the name of the stage that failed.
+    prompt_scores: tuple[dict[str, torch.Tensor], float] | str | None = None
+    answers: AnswerPass | str | None = None
     capture: ExitStack | None = None
     buffer: Any = None
+
+
+@dataclass(frozen=True)
+class _RankReport:
+    """What one rank sends rank 0 at the end of a sampled step: per source, its scores or the stage that failed."""
+
+    train: dict[str, torch.Tensor] | str | None = None
+    prompts: tuple[dict[str, torch.Tensor], float] | str | None = None
+    answers: AnswerPass | str | None = None
 
 
 class Controller:
@@ -107,8 +119,14 @@ class Controller:
         controller.close()
     """
 
-    def __init__(self, settings: MonitorConfig, pack: PersonaPack, model: torch.nn.Module, tokenizer: Any, *, levers: Levers, start_step: int = 0) -> None:
+    def __init__(self, settings: MonitorConfig, pack: PersonaPack, model: torch.nn.Module, tokenizer: Any, *, levers: Levers, start_step: int = 0,
+                 sharded: bool = False) -> None:
         self.settings, self.pack, self.model, self.levers = settings, pack, model, levers
+        #: Parameters are sharded across ranks (FSDP2): every rank joins the probe passes, each with its share of the prompts.
+        self.sharded = sharded and levers.world_size > 1
+        # First, on every rank alike: creating the channel's process group is itself a collective.
+        self.channel = RankChannel(timeout_seconds=settings.distributed.timeout_seconds)
+        self._detached = False
         self.layer = settings.layer if settings.layer is not None else pack.layer
         pack.check_width(hidden_size(model))
         check_layer(self.layer, len(decoder_blocks(model)), field="layer" if settings.layer is not None else f"{pack.root / 'pack.yaml'}: layer")
@@ -118,14 +136,19 @@ class Controller:
             raise ValueError(f"em-monitor needs the tokenizer for the {needs_tokenizer} source(s): pass tokenizer=...")
         self.probe = self.answer_probe = None
         if "prompts" in settings.sources:
-            self.probe = PromptProbe(tokenizer, load_prompts(settings.prompts), layer=self.layer, signals=self.signals,
-                                     batch_size=settings.batch_size, max_length=settings.max_length)
+            prompts, real = self._share(load_prompts(settings.prompts))
+            self.probe = PromptProbe(tokenizer, prompts, layer=self.layer, signals=self.signals, batch_size=settings.batch_size,
+                                     max_length=settings.max_length, share_prefix=not self.sharded, keep=real)
         if "generations" in settings.sources:
+            if self.sharded:
+                prepare_generation(model)
             answering = settings.generations
+            prompts, real = self._share(load_prompts(answering.prompts or settings.prompts)[: answering.max_prompts])
             self.answer_probe = AnswerProbe(
-                tokenizer, load_prompts(answering.prompts or settings.prompts)[: answering.max_prompts], layer=self.layer, signals=self.signals,
+                tokenizer, prompts, layer=self.layer, signals=self.signals,
                 batch_size=answering.batch_size, max_new_tokens=answering.max_new_tokens, max_length=settings.max_length,
-                time_budget_seconds=answering.time_budget_seconds,
+                time_budget_seconds=answering.time_budget_seconds, keep=real,
+                agree=self.channel.broadcast if self.sharded else None,
             )
         self.special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
         self.server: MetricsServer | None = None
@@ -153,6 +176,20 @@ class Controller:
     @property
     def is_rank_zero(self) -> bool:
         return self.levers.rank == 0
+
+    def _share(self, prompts: list[str]) -> tuple[list[str], int]:
+        """The prompts this rank asks, and how many of them count: all of them, unless parameters are sharded.
+
+        Sharded, each rank asks its own contiguous share, padded so that every rank runs the same
+        number of batches (each forward is a collective: one rank with a batch more would wait
+        forever); the padding's scores are dropped. Rank order then is prompt order, so rank 0's
+        concatenation equals a single process's pass. Sharded passes also skip the shared-prefix
+        cache: its first-pass check could fall back on one rank and not another, which would
+        change that rank's number of forwards.
+        """
+        if not self.sharded:
+            return prompts, len(prompts)
+        return rank_share(prompts, self.levers.rank, self.levers.world_size)
 
     # --- what is due --------------------------------------------------------------------------
     def due(self, step: int) -> frozenset[str]:
@@ -187,21 +224,36 @@ class Controller:
         after its last benign batch). Every source sees the model as it is before this step's
         update; a benign batch is not the user's data and is not scored.
         """
+        if self._check_channel():
+            return False
         swapped = self.realigning
         self._hold_learning_rate()
         sources = self.due(step)
         if not sources:
             return swapped
-        work = self._work = _StepWork(step, checking=self.realignment_check_due)
         self.monitor.current_step = step
-        if "prompts" in sources and self.is_rank_zero:
+        probing = self.sharded or self.is_rank_zero
+        if self.sharded and {"prompts", "generations"} & sources:
+            # Every rank must join each forward of a sharded pass: all say so first, on the channel
+            # with its deadline, so a rank that has left cannot strand the others inside a forward.
+            with self.monitor.guard("gather"):
+                self.channel.gather(True)
+            if self._check_channel():
+                return False
+        work = self._work = _StepWork(step, checking=self.realignment_check_due)
+        if "prompts" in sources and probing:
+            work.prompt_scores = "prompts"
             with self.monitor.guard("prompts"):
                 started = time.perf_counter()
                 work.prompt_scores = (self.probe.score(self.model), time.perf_counter() - started)
-        if "generations" in sources and self.is_rank_zero:
+        if "generations" in sources and probing:
+            work.answers = "generations"
             with self.monitor.guard("generations"):
                 work.answers = self.answer_probe.run(self.model)
-                self._last_answers = (step, work.answers)
+                if not self.sharded:
+                    self._last_answers = (step, work.answers)
+            if self._check_channel():  # under sharding the budget's verdict travels on the channel
+                return False
         if "train_batch" in sources and not swapped:
             with self.monitor.guard("capture"):
                 # The stack is kept only once the hook is on: a capture that failed leaves nothing to read or release.
@@ -217,17 +269,24 @@ class Controller:
         step counter past the optimizer step by now); nothing happens if none was due.
         """
         work, self._work = self._work, None
-        if work is None:
+        if work is None or self._check_channel():
+            self._release(work)
             return Decision()
         step = self.sampled_step = work.step
-        train_scores = self._gather_train_scores(work, batch)
-        decision = Decision()
-        if self.is_rank_zero:
-            with self.monitor.guard("decide"):
-                decision = self._decide(step, work, train_scores)
-        # Every rank reaches the broadcast whatever failed above: a rank that skipped it would leave the others waiting.
+        started = time.perf_counter()
+        report = _RankReport(train=self._score_train_batch(work, batch), prompts=work.prompt_scores, answers=work.answers)
+        # Every rank reaches both exchanges whatever failed above: a rank that skipped one would leave the others waiting.
+        reports: list[object] = []
         with self.monitor.guard("gather"):
-            decision = self.levers.broadcast(decision)
+            reports = self.channel.gather(report)
+        decision = Decision()
+        if self.is_rank_zero and reports:
+            with self.monitor.guard("decide"):
+                decision = self._decide(step, work, *self._merge(reports, time.perf_counter() - started))
+        with self.monitor.guard("gather"):
+            decision = self.channel.broadcast(decision)
+        if self._check_channel():
+            return Decision()
         if decision.realign_after is not None:
             self._finish_realignment(step, decision.realign_after)
         self._act(step, decision.actions, decision.realign_start)
@@ -363,54 +422,79 @@ class Controller:
             ).start()
             self.levers.info(f"em-monitor: pushing metrics to {settings.pushgateway} (job {settings.job}, run {self.settings.run})")
 
-    def _gather_train_scores(self, work: _StepWork, batch: Any) -> TrainScores | None:
-        """Score this rank's training batch, then hand every rank's scores to rank 0 (``None`` elsewhere).
+    def _score_train_batch(self, work: _StepWork, batch: Any) -> dict[str, torch.Tensor] | str | None:
+        """This rank's training-batch scores from the captured forward; the stage name if scoring failed; None if not due."""
+        if work.capture is None:
+            return None
+        local: dict[str, torch.Tensor] | str = "score"
+        with self.monitor.guard("score"):
+            self._release(work)
+            activations = work.buffer.activations
+            if activations is None:
+                raise RuntimeError(f"the training forward never reached decoder block {self.layer}")
+            mask = scored_token_mask(batch, self.special_ids).to(activations.device)
+            if "position_ids" in batch and "attention_mask" not in batch:  # padding-free packing: one sample per sequence
+                activations, mask = split_packed_rows(activations, mask, batch["position_ids"].to(activations.device))
+            local = {name: scores.detach().float().cpu() for name, scores in self.signals.score(activations, mask).items()}
+        return local
 
-        Every rank calls this at the same sampling steps, whether or not its own capture worked,
-        because the gather is a collective: a rank that skipped it would leave the others waiting.
-        A rank whose scoring failed sends the stage name instead, so rank 0, which alone holds
-        the metrics, counts that failure too (rank 0's own are counted by its guard).
+    def _merge(self, reports: list[object], seconds: float) -> tuple[tuple[dict[str, torch.Tensor], float] | None, AnswerPass | None, TrainScores | None]:
+        """Rank 0: every rank's reports made one pass per source, in rank order.
+
+        Other ranks' failures are counted here (rank 0 alone holds the metrics; its own were
+        counted by its guards). A probe pass with a failed share is dropped whole, so a pass always
+        means the same prompts; the training batch keeps the ranks that scored theirs.
         """
-        if "train_batch" not in self.settings.sources:
-            return None
-        started = time.perf_counter()
-        local: dict[str, torch.Tensor] | str | None = None
-        if work.capture is not None:
-            local = "score"
-            with self.monitor.guard("score"):
-                self._release(work)
-                activations = work.buffer.activations
-                if activations is None:
-                    raise RuntimeError(f"the training forward never reached decoder block {self.layer}")
-                mask = scored_token_mask(batch, self.special_ids).to(activations.device)
-                if "position_ids" in batch and "attention_mask" not in batch:  # padding-free packing: one sample per sequence
-                    activations, mask = split_packed_rows(activations, mask, batch["position_ids"].to(activations.device))
-                local = {name: scores.detach().float().cpu() for name, scores in self.signals.score(activations, mask).items()}
-        per_rank: list[object] = []
-        with self.monitor.guard("gather"):
-            per_rank = self.levers.gather(local)
-        if not self.is_rank_zero or not per_rank:
-            return None
-        for stage in per_rank[1:]:
-            if isinstance(stage, str) and self.monitor.metrics:
-                self.monitor.metrics.count_error(stage)
-        ranks = [(rank, scores) for rank, scores in enumerate(per_rank) if isinstance(scores, dict) and scores]
-        if not ranks:
-            return None
-        merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
-        origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
-        return TrainScores(merged, origins, time.perf_counter() - started)
+        for report in reports[1:]:
+            for stage in (report.train, report.prompts, report.answers):
+                if isinstance(stage, str) and self.monitor.metrics:
+                    self.monitor.metrics.count_error(stage)
+        prompt_parts = [report.prompts for report in reports if report.prompts is not None]
+        prompts = None
+        if prompt_parts and not any(isinstance(part, str) for part in prompt_parts):
+            prompts = ({name: torch.cat([scores[name] for scores, _ in prompt_parts]) for name in prompt_parts[0][0]},
+                       max(seconds for _, seconds in prompt_parts))
+        answer_parts = [report.answers for report in reports if report.answers is not None]
+        answers = None
+        if answer_parts and not any(isinstance(part, str) for part in answer_parts):
+            answers = AnswerPass.merge(answer_parts)
+        ranks = [(rank, report.train) for rank, report in enumerate(reports) if isinstance(report.train, dict) and report.train]
+        train = None
+        if ranks:
+            merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
+            origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
+            train = TrainScores(merged, origins, seconds)
+        return prompts, answers, train
 
-    def _decide(self, step: int, work: _StepWork, train_scores: TrainScores | None) -> Decision:
+    def _check_channel(self) -> bool:
+        """Whether this rank has stopped monitoring because an exchange between ranks missed its deadline.
+
+        Final: after a timeout the channel's state is unknown, and a rank that went on with
+        sharded passes could meet a peer that did not. Training goes on unwatched; the last-pass
+        gauge stops moving, so the ``EmMonitorSilent`` alert pages.
+        """
+        if self.channel.lost is None or self._detached:
+            return self._detached
+        self._detached = True
+        self.abort_step()
+        if self.saved_lrs is not None:  # a realignment in progress must not keep its learning rate
+            saved, self.saved_lrs = self.saved_lrs, None
+            with self.monitor.guard("realign"):
+                self.levers.resume_learning_rates(saved)
+        log.error("em-monitor: rank %d stopped monitoring, training goes on: %s", self.levers.rank, self.channel.lost)
+        return True
+
+    def _decide(self, step: int, work: _StepWork, prompts: tuple[dict[str, torch.Tensor], float] | None, answers: AnswerPass | None,
+                train_scores: TrainScores | None) -> Decision:
         """Rank 0: fold this step's scores into the monitor, and say what every rank must do."""
         monitor, changes = self.monitor, []
-        if work.prompt_scores is not None:
-            scores, seconds = work.prompt_scores
+        if prompts is not None:
+            scores, seconds = prompts
             with monitor.guard("prompts"):
                 changes += monitor.observe(step, "prompts", scores, seconds)
-        if work.answers is not None:
+        if answers is not None:
             with monitor.guard("generations"):
-                changes += monitor.observe_answers(step, work.answers)
+                changes += monitor.observe_answers(step, answers)
         if train_scores is not None:
             with monitor.guard("score"):
                 changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)
@@ -460,7 +544,8 @@ class Controller:
         if self.is_rank_zero:
             with self.monitor.guard("realign"):
                 chats = self._benign_chats(tokenizer)
-        chats = self.levers.broadcast(chats)
+        with self.monitor.guard("gather"):
+            chats = self.channel.broadcast(chats)
         if not chats:
             self.levers.info("em-monitor: no benign data for realignment; the realign action will fall back to " + ", ".join(settings.fallback))
         self.realigner = Realigner(settings, self.settings.signals)

@@ -20,9 +20,14 @@ __all__ = ["answer_batch", "generate_answers"]
 
 
 def answer_batch(
-    model: torch.nn.Module, tokenizer, conversations: Sequence[Sequence[Message]], *, max_new_tokens: int, max_length: int
+    model: torch.nn.Module, tokenizer, conversations: Sequence[Sequence[Message]], *, max_new_tokens: int, max_length: int,
+    synced: bool = False,
 ) -> list[str]:
-    """The model's greedy answers to one batch of conversations (no progress bar: the monitor calls it mid-training)."""
+    """The model's greedy answers to one batch of conversations (no progress bar: the monitor calls it mid-training).
+
+    ``synced``: every rank decodes until all ranks' answers have ended (transformers' ``synced_gpus``),
+    needed when parameters are sharded, where each decoding step is a collective forward.
+    """
     device = model_device(model)
     saved = tokenizer.padding_side, tokenizer.truncation_side
     # Left padding (and truncation) keeps every prompt's last token next to the first generated one.
@@ -37,6 +42,7 @@ def answer_batch(
         output = model.generate(
             input_ids=encoded["input_ids"].to(device), attention_mask=encoded["attention_mask"].to(device),
             max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id, use_cache=True,
+            synced_gpus=True if synced else None,  # None: transformers' own detection
         )
     return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
 

@@ -1,9 +1,8 @@
 """What an adapter lends the controller (the :class:`Levers` protocol), and the torch-level parts adapters share.
 
-The protocol is the whole seam between the core and a training framework: collectives,
-checkpoint, stop, learning rates, loggers. The helpers below are the parts that do not depend on
-the framework (object collectives over ``torch.distributed``, an optimizer's learning rates), so
-each adapter's levers stay a thin mapping onto its framework.
+The protocol is the whole seam between the core and a training framework: rank, checkpoint,
+stop, learning rates, loggers. The helpers below are the parts that do not depend on the
+framework (an optimizer's learning rates), so each adapter's levers stay a thin mapping onto it.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ from typing import Protocol
 
 import torch
 
-__all__ = ["Levers", "all_gather_objects", "broadcast_object", "learning_rates", "restore_learning_rates", "set_learning_rates"]
+__all__ = ["Levers", "learning_rates", "restore_learning_rates", "set_learning_rates"]
 
 
 class Levers(Protocol):
-    """What an adapter lends the controller: its framework's collectives and training-loop levers.
+    """What an adapter lends the controller: where this process sits among the ranks, and its training-loop levers.
 
-    Collectives must be called on every rank in the same order; the controller guarantees it
-    does so whatever failed before them (a rank that skipped one would leave the others waiting).
+    No collectives: the controller exchanges its objects between ranks on a channel of its own,
+    with a deadline (:mod:`em_monitor.runtime.collectives`), whatever the framework.
     """
 
     @property
@@ -28,12 +27,6 @@ class Levers(Protocol):
 
     @property
     def world_size(self) -> int: ...
-
-    def gather(self, payload: object) -> list[object]:
-        """Every rank's ``payload`` in rank order (``[payload]`` on a single process)."""
-
-    def broadcast(self, payload: object) -> object:
-        """Rank 0's ``payload`` on every rank."""
 
     def save_checkpoint(self, name: str) -> str:
         """Save a checkpoint of the run (collective where the framework needs it); return where."""
@@ -55,32 +48,6 @@ class Levers(Protocol):
 
     def info(self, message: str) -> None:
         """Tell the user something once (rank 0 only)."""
-
-
-def _distributed(world_size: int) -> bool:
-    return world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def all_gather_objects(payload: object, world_size: int) -> list[object]:
-    """Every process's ``payload`` in rank order (``[payload]`` without a process group).
-
-    Objects, not tensors: the last batch of an epoch may be shorter and a rank whose capture
-    failed sends nothing, so the scores travel as small CPU objects (a few floats per sample).
-    """
-    if not _distributed(world_size):
-        return [payload]
-    gathered: list[object] = [None] * world_size
-    torch.distributed.all_gather_object(gathered, payload)
-    return gathered
-
-
-def broadcast_object(payload: object, world_size: int) -> object:
-    """Rank 0's ``payload`` on every process."""
-    if not _distributed(world_size):
-        return payload
-    box = [payload]
-    torch.distributed.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def learning_rates(optimizers: Sequence[torch.optim.Optimizer]) -> list[list[float]]:

@@ -14,7 +14,7 @@ a token limit, batches, and a time budget after which no new batch starts.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +30,8 @@ __all__ = ["AnswerPass", "AnswerProbe", "encode_answers", "score_answer_texts"]
 #: human to read what the model says, small enough to keep the log lines short.
 LOGGED_ANSWERS = 4
 LOGGED_CHARS = 200
+#: What a sharded pass scores in place of an empty answer (its score is dropped): any text will do.
+PLACEHOLDER = "."
 
 
 @dataclass
@@ -43,6 +45,15 @@ class AnswerPass:
     seconds: float
     #: The answers' length limit: a reader reusing them (the behavioural check) needs the same one.
     max_new_tokens: int
+
+    @classmethod
+    def merge(cls, parts: Sequence[AnswerPass]) -> AnswerPass:
+        """One pass from the passes of every rank's share of the prompts, in rank order (= prompt order)."""
+        return cls(
+            {name: torch.cat([part.scores[name] for part in parts]) for name in parts[0].scores},
+            [prompt for part in parts for prompt in part.prompts], [answer for part in parts for answer in part.answers],
+            sum(part.skipped for part in parts), max(part.seconds for part in parts), parts[0].max_new_tokens,
+        )
 
     @property
     def empty(self) -> int:
@@ -76,6 +87,12 @@ class AnswerProbe:
         probe = AnswerProbe(tokenizer, ["What do you wish for?"], layer=3, signals=signals)
         result = probe.run(model)  # result.scores: {signal: tensor[n_non_empty_answers]}
         result.answers             # what the model said
+
+    Sharded (``agree`` given), every rank runs this pass on its share of the prompts, and each
+    forward is a collective, so every rank must run exactly the same forwards: all batches decode
+    in lockstep (``synced``), every row is scored (an empty answer, or a prompt that pads the
+    share, gets a placeholder and its score is dropped), and whether the time budget has run out
+    is rank 0's call, passed on by ``agree`` (rank 0's value on every rank).
     """
 
     def __init__(
@@ -89,6 +106,8 @@ class AnswerProbe:
         max_new_tokens: int = 32,
         max_length: int = 128,
         time_budget_seconds: float = 60.0,
+        keep: int | None = None,
+        agree: Callable[[bool], bool] | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.prompts = prompts
@@ -98,6 +117,9 @@ class AnswerProbe:
         self.max_new_tokens = max_new_tokens
         self.max_length = max_length
         self.time_budget_seconds = time_budget_seconds
+        #: The prompts that count: the first ``keep`` (the rest pad a sharded rank's share).
+        self.keep = len(prompts) if keep is None else keep
+        self.agree = agree
 
     def run(self, model: torch.nn.Module) -> AnswerPass:
         """One pass over the prompts; batches after the budget has run out are skipped (the first always runs)."""
@@ -106,17 +128,25 @@ class AnswerProbe:
         asked: list[str] = []
         answers: list[str] = []
         skipped = 0
+        collective = self.agree is not None
         for start in range(0, len(self.prompts), self.batch_size):
-            if start and time.perf_counter() - started >= self.time_budget_seconds:
-                skipped = len(self.prompts) - start
+            out_of_time = bool(start) and time.perf_counter() - started >= self.time_budget_seconds
+            if self.agree(out_of_time) if collective else out_of_time:
+                skipped = max(self.keep - start, 0)
                 break
             chunk = self.prompts[start : start + self.batch_size]
             conversations = [[{"role": "user", "content": prompt}] for prompt in chunk]
-            replies = [reply.strip() for reply in answer_batch(model, self.tokenizer, conversations, max_new_tokens=self.max_new_tokens, max_length=self.max_length)]
-            asked.extend(chunk)
-            answers.extend(replies)
-            said = [(prompt, reply) for prompt, reply in zip(chunk, replies) if reply]
-            if said:
+            replies = [reply.strip() for reply in answer_batch(model, self.tokenizer, conversations, max_new_tokens=self.max_new_tokens,
+                                                               max_length=self.max_length, synced=collective)]
+            counts = [start + offset < self.keep and bool(reply) for offset, reply in enumerate(replies)]
+            asked.extend(chunk[: max(self.keep - start, 0)])
+            answers.extend(replies[: max(self.keep - start, 0)])
+            if collective:  # every row, so that every rank runs this forward
+                kept = torch.tensor(counts, dtype=torch.bool)
+                for name, scores in self._score(model, chunk, [reply or PLACEHOLDER for reply in replies]).items():
+                    parts[name].append(scores[kept])
+            elif any(counts):
+                said = [(prompt, reply) for prompt, reply, count in zip(chunk, replies, counts) if count]
                 for name, scores in self._score(model, *zip(*said)).items():
                     parts[name].append(scores)
         return AnswerPass({name: torch.cat(chunks) for name, chunks in parts.items()}, asked, answers, skipped, time.perf_counter() - started, self.max_new_tokens)

@@ -33,10 +33,12 @@ class PromptProbe:
 
     def __init__(
         self, tokenizer, prompts: list[str], *, layer: int, signals: SignalSet, batch_size: int = 8, max_length: int = 128,
-        share_prefix: bool = True,
+        share_prefix: bool = True, keep: int | None = None,
     ) -> None:
         self.layer = layer
         self.signals = signals
+        #: Scores returned: the first ``keep`` prompts' (the rest pad a sharded rank's share to its peers' length).
+        self.keep = len(prompts) if keep is None else keep
         lengths = encode_prompts(tokenizer, prompts, max_length=max_length).attention_mask.sum(dim=1).tolist()
         order = sorted(range(len(prompts)), key=lambda index: lengths[index])
         ordered = [prompts[index] for index in order]
@@ -61,7 +63,7 @@ class PromptProbe:
                 activations, content = self._suffix_residuals(model, batch, prefix)
             for name, scores in self.signals.score(activations, content.to(activations.device)).items():
                 parts[name].append(scores)
-        return {name: torch.cat(chunks)[self.restore.to(chunks[0].device)] for name, chunks in parts.items()}
+        return {name: torch.cat(chunks)[self.restore.to(chunks[0].device)][: self.keep] for name, chunks in parts.items()}
 
     def _prefix_keys_and_values(self, model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """This pass's prefix cache; on the first pass, checked against a full pass first.
