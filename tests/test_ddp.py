@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from processes import run_job
 
 SCRIPT = Path(__file__).parent / "scripts" / "ddp_planted_shift.py"
 
@@ -64,8 +65,8 @@ def ddp_runs(tmp_path_factory, pack_dir) -> Path:
         arguments.append(f"{scenario}={root / f'{scenario}.yaml'}")
     # PL_GLOBAL_SEED is dropped: another test in this worker may have called seed_everything, and
     # the planted slots are computed for the sampler's default seed order.
-    env = {**{k: v for k, v in os.environ.items() if k != "PL_GLOBAL_SEED"}, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(SCRIPT), str(pack_dir), str(root / "out"), *arguments], env=env, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PL_GLOBAL_SEED"}
+    result = run_job([sys.executable, str(SCRIPT), str(pack_dir), str(root / "out"), *arguments], timeout=300, what="the DDP fits", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 

@@ -9,8 +9,6 @@ starting DDP (imports, process group) costs more than the two tiny runs together
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from processes import run_job
 
 SCRIPT = Path(__file__).parent / "scripts" / "hf_ddp_run.py"
 WORLD_SIZE, BATCH_SIZE = 2, 4  # BATCH_SIZE: the script's per_device_train_batch_size
@@ -36,15 +36,7 @@ SCENARIOS = {
 def launch(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """torchrun with 2 CPU workers, killed as a whole process group if it runs past TIMEOUT_S (a hung collective must not hang the suite)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD_SIZE}", str(SCRIPT), *arguments]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # torchrun and the two workers it started
-        stdout, stderr = process.communicate()
-        pytest.fail(f"the DDP run did not finish in {TIMEOUT_S} s (a rank left waiting?)\n{stderr[-3000:]}")
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return run_job(command, timeout=TIMEOUT_S, what="the DDP run", cwd=cwd)
 
 
 @pytest.fixture(scope="module")
