@@ -114,3 +114,40 @@ def test_gradient_checkpointing_recomputes_but_each_batch_is_scored_once(runs, n
     assert reports(runs, "single-none")[0]["training_calls"] == STEPS
     assert_same_numbers(events(runs, name), events(runs, "single-none"))
     assert_same_weights(runs, name)
+
+
+# --- a rank whose monitor goes wrong cannot leave the others waiting ----------------------------------
+DEADLINE_S = 10
+
+
+@pytest.fixture(scope="module")
+def faulty_runs(tmp_path_factory, pack_dir) -> Path:
+    """The FSDP2 fit again with rank 1's monitor skipping step 2's exchanges (``skip``) or every exchange from step 2 (``silent``)."""
+    root = tmp_path_factory.mktemp("fsdp2-faults")
+    (root / "prompts.txt").write_text("\n".join(PROMPTS) + "\n")
+    env = {key: value for key, value in os.environ.items() if key != "PL_GLOBAL_SEED"}
+    for fault in ("skip", "silent"):
+        config = {
+            "run": "test", "pack": str(pack_dir), "prompts": str(root / "prompts.txt"), "every_n_steps": 2, "baseline_samples": 2,
+            "sources": ["prompts", "train_batch"], "distributed": {"timeout_seconds": DEADLINE_S},
+            "prometheus": {"port": 0}, "event_log": str(root / f"{fault}.events.jsonl"),
+        }
+        (root / f"{fault}.yaml").write_text(yaml.safe_dump(config))
+        result = run_job([sys.executable, str(SCRIPT), "fsdp2", "none", str(root / f"{fault}.yaml"), str(root / fault), fault],
+                         timeout=TIMEOUT_S, what=f"the fit with a {fault} rank", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.mark.parametrize("fault", ["skip", "silent"])
+def test_a_rank_that_misses_an_exchange_stops_monitoring_and_training_goes_on(faulty_runs, fault):
+    ranks = reports(faulty_runs, fault)
+    assert all(rank["global_step"] == STEPS for rank in ranks), "training reached its last step on both ranks"
+    assert ranks[0]["detached"], "rank 0 stopped monitoring instead of waiting"
+    if fault == "skip":
+        assert ranks[1]["detached"], "the late rank missed its next exchange's deadline and stopped too"
+    assert ranks[0]["errors"]["gather"] >= 1, "counted where on-call sees it"
+    log = events(faulty_runs, fault)
+    assert sorted({event["step"] for event in log if event["event"] == "sample"}) == [0, 1], "no pass after the exchange was missed"
+    failures = [event["error"] for event in log if event["event"] == "error" and event["stage"] == "gather"]
+    assert failures and f"within {DEADLINE_S}s" in failures[0], failures

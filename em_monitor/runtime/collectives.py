@@ -8,10 +8,14 @@ rank's scores to rank 0, rank 0's decision back) are a few kilobytes of Python o
 travel on a separate gloo group over the CPU, created with ``distributed.timeout_seconds``:
 gloo honours its timeout on every platform, whatever backend training uses.
 
-A missed deadline is final for the rank that saw it: the group's state is unknown after a timeout,
-so the channel is *lost* and the rank stops monitoring (the controller detaches; training goes on).
-A rank that is merely late then misses its own next exchange and detaches too, so every rank
-leaves within about two deadlines.
+Every exchange carries a tag (what it is, at which step). A rank that skipped an exchange would
+otherwise pair its next one with a peer's earlier one of the same kind and read the wrong
+payload; with tags the ranks see at once that they are out of step.
+
+A missed deadline or a tag mismatch is final for the rank that saw it: the group's state is
+unknown after a timeout, so the channel is *lost* and the rank stops monitoring (the controller
+detaches; training goes on). A rank that is merely late then misses its own next exchange and
+detaches too, so every rank leaves within about two deadlines.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ class RankChannel:
     Example::
 
         channel = RankChannel(timeout_seconds=600)
-        every_rank = channel.gather({"scores": [0.1, 0.2]})   # a list on every rank, in rank order
-        decision = channel.broadcast(decision)                # rank 0's object on every rank
+        every_rank = channel.gather({"scores": [0.1, 0.2]}, tag="report@10")   # a list on every rank, in rank order
+        decision = channel.broadcast(decision, tag="decision@10")             # rank 0's object on every rank
     """
 
     def __init__(self, *, timeout_seconds: float) -> None:
@@ -48,27 +52,37 @@ class RankChannel:
         #: Why the channel was lost (``None`` while it works).
         self.lost: str | None = None
 
-    def gather(self, payload: object) -> list[object]:
-        """Every rank's ``payload`` in rank order (``[payload]`` on one process)."""
+    def gather(self, payload: object, *, tag: str) -> list[object]:
+        """Every rank's ``payload`` in rank order (``[payload]`` on one process); every rank must give the same ``tag``."""
         if not self.distributed:
             return [payload]
-        gathered: list[object] = [None] * dist.get_world_size()
-        self._exchange("gather", lambda: dist.all_gather_object(gathered, payload, group=self.group))
-        return gathered
+        gathered: list[tuple[str, object]] = [("", None)] * dist.get_world_size()
+        self._exchange(tag, lambda: dist.all_gather_object(gathered, (tag, payload), group=self.group))
+        self._check_tags(tag, [their_tag for their_tag, _ in gathered])
+        return [their_payload for _, their_payload in gathered]
 
-    def broadcast(self, payload: object) -> object:
-        """Rank 0's ``payload`` on every rank."""
+    def broadcast(self, payload: object, *, tag: str) -> object:
+        """Rank 0's ``payload`` on every rank; every rank must give the same ``tag``."""
         if not self.distributed:
             return payload
-        box = [payload]
-        self._exchange("broadcast", lambda: dist.broadcast_object_list(box, src=0, group=self.group))
-        return box[0]
+        box = [(tag, payload)]
+        self._exchange(tag, lambda: dist.broadcast_object_list(box, src=0, group=self.group))
+        their_tag, their_payload = box[0]
+        self._check_tags(tag, [their_tag])
+        return their_payload
 
-    def _exchange(self, what: str, call) -> None:
+    def _exchange(self, tag: str, call) -> None:
         if self.lost is not None:
             raise ChannelLost(f"the monitor's channel between ranks is lost ({self.lost})")
         try:
             call()
         except Exception as error:  # gloo raises RuntimeError on a timeout or a peer gone; either way the group is spent
-            self.lost = f"{what} failed within {self.timeout_seconds:g}s: {type(error).__name__}: {error}"
-            raise ChannelLost(self.lost) from error
+            self._lose(f"{tag} failed within {self.timeout_seconds:g}s: {type(error).__name__}: {error}", error)
+
+    def _check_tags(self, tag: str, theirs: list[str]) -> None:
+        if any(their_tag != tag for their_tag in theirs):
+            self._lose(f"ranks out of step: this rank at {tag}, the exchange brought {theirs}")
+
+    def _lose(self, why: str, error: BaseException | None = None) -> None:
+        self.lost = why
+        raise ChannelLost(why) from error

@@ -148,7 +148,7 @@ class Controller:
                 tokenizer, prompts, layer=self.layer, signals=self.signals,
                 batch_size=answering.batch_size, max_new_tokens=answering.max_new_tokens, max_length=settings.max_length,
                 time_budget_seconds=answering.time_budget_seconds, keep=real,
-                agree=self.channel.broadcast if self.sharded else None,
+                agree=self._agree if self.sharded else None,
             )
         self.special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
         self.server: MetricsServer | None = None
@@ -174,8 +174,17 @@ class Controller:
         self._last_answers: tuple[int, AnswerPass] | None = None
 
     @property
+    def detached(self) -> bool:
+        """This rank stopped monitoring: an exchange between ranks missed its deadline or found the ranks out of step."""
+        return self._detached
+
+    @property
     def is_rank_zero(self) -> bool:
         return self.levers.rank == 0
+
+    def _agree(self, out_of_time: bool) -> bool:
+        """Rank 0's verdict on the generations time budget, on every rank (a sharded pass stops on all ranks at once)."""
+        return bool(self.channel.broadcast(out_of_time, tag=f"budget@{self.monitor.current_step}"))
 
     def _share(self, prompts: list[str]) -> tuple[list[str], int]:
         """The prompts this rank asks, and how many of them count: all of them, unless parameters are sharded.
@@ -237,7 +246,7 @@ class Controller:
             # Every rank must join each forward of a sharded pass: all say so first, on the channel
             # with its deadline, so a rank that has left cannot strand the others inside a forward.
             with self.monitor.guard("gather"):
-                self.channel.gather(True)
+                self.channel.gather(True, tag=f"ready@{step}")
             if self._check_channel():
                 return False
         work = self._work = _StepWork(step, checking=self.realignment_check_due)
@@ -278,13 +287,13 @@ class Controller:
         # Every rank reaches both exchanges whatever failed above: a rank that skipped one would leave the others waiting.
         reports: list[object] = []
         with self.monitor.guard("gather"):
-            reports = self.channel.gather(report)
+            reports = self.channel.gather(report, tag=f"report@{step}")
         decision = Decision()
         if self.is_rank_zero and reports:
             with self.monitor.guard("decide"):
                 decision = self._decide(step, work, *self._merge(reports, time.perf_counter() - started))
         with self.monitor.guard("gather"):
-            decision = self.channel.broadcast(decision)
+            decision = self.channel.broadcast(decision, tag=f"decision@{step}")
         if self._check_channel():
             return Decision()
         if decision.realign_after is not None:
@@ -545,7 +554,7 @@ class Controller:
             with self.monitor.guard("realign"):
                 chats = self._benign_chats(tokenizer)
         with self.monitor.guard("gather"):
-            chats = self.channel.broadcast(chats)
+            chats = self.channel.broadcast(chats, tag="benign-set")
         if not chats:
             self.levers.info("em-monitor: no benign data for realignment; the realign action will fall back to " + ", ".join(settings.fallback))
         self.realigner = Realigner(settings, self.settings.signals)

@@ -1,6 +1,6 @@
 """Run by tests/test_fsdp2.py: one Lightning fit with PersonaMonitor, sharded by FSDP2 on 2 CPU ranks or on one process.
 
-Usage: ``fsdp2_run.py MODE CHECKPOINTING CONFIG OUT``
+Usage: ``fsdp2_run.py MODE CHECKPOINTING CONFIG OUT [FAULT]``
 
 * MODE ``fsdp2``: ``ModelParallelStrategy`` (data parallel 2, gloo), ``fully_shard`` on every
   decoder block and on the model, 4 samples a rank a step. MODE ``single``: one process, 8 samples
@@ -10,6 +10,10 @@ Usage: ``fsdp2_run.py MODE CHECKPOINTING CONFIG OUT``
   to float reordering.
 * CHECKPOINTING: ``none``, ``reentrant`` or ``non_reentrant`` gradient checkpointing, whose
   recomputed forward must not make the monitor see a batch twice.
+
+* FAULT (fault injection: a rank's monitor going wrong cannot be produced on demand): ``skip``,
+  rank 1's monitor skips the exchanges of step 2 only, and is out of step afterwards; ``silent``,
+  rank 1's monitor does nothing from step 2 on. Neither may leave rank 0 waiting for long.
 
 Each rank writes ``OUT/rank<N>.json``; rank 0 also writes ``OUT/weights.safetensors``, the full
 trained weights (gathered from the shards).
@@ -31,6 +35,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from em_monitor.callbacks import PersonaMonitor
 from em_monitor.chat import ChatCollator
+from em_monitor.runtime.controller import Controller, Decision
 from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.tiny import tiny_llama, tiny_tokenizer
 
@@ -83,6 +88,31 @@ def count_training_calls(module: torch.nn.Module) -> list[int]:
     return calls
 
 
+FAULTY_RANK, FAULT_STEP = 1, 2
+
+
+def inject(fault: str) -> None:
+    """Make rank 1's controller skip the exchanges of step 2 (``skip``) or of every step from 2 on (``silent``)."""
+    begin_step, end_step = Controller.begin_step, Controller.end_step
+
+    def faulty(step: int) -> bool:
+        return step == FAULT_STEP if fault == "skip" else step >= FAULT_STEP
+
+    def skipping_begin(self: Controller, step: int) -> bool:
+        if self.levers.rank == FAULTY_RANK and fault == "silent" and faulty(step):
+            return False
+        return begin_step(self, step)
+
+    def skipping_end(self: Controller, batch) -> Decision:
+        work = self._work
+        if self.levers.rank == FAULTY_RANK and work is not None and faulty(work.step):
+            self.abort_step()
+            return Decision()
+        return end_step(self, batch)
+
+    Controller.begin_step, Controller.end_step = skipping_begin, skipping_end
+
+
 def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The whole parameters on every rank (``full_tensor`` is a collective: every rank calls it)."""
     weights = {}
@@ -92,8 +122,10 @@ def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return weights
 
 
-def main(mode: str, checkpointing: str, config: str, out: str) -> None:
+def main(mode: str, checkpointing: str, config: str, out: str, fault: str = "") -> None:
     torch.set_num_threads(1)
+    if fault:
+        inject(fault)
     tokenizer = tiny_tokenizer()
     model = tiny_llama()
     if checkpointing != "none":
@@ -120,6 +152,7 @@ def main(mode: str, checkpointing: str, config: str, out: str) -> None:
         "sharded": any(isinstance(parameter, DTensor) for parameter in module.model.parameters()),
         "serving": monitor.monitor.metrics is not None,
         "training_calls": len(training_calls),
+        "detached": monitor.controller.detached,
     }
     if monitor.monitor.metrics is not None:
         registry = monitor.monitor.metrics.registry
