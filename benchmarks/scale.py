@@ -268,7 +268,7 @@ def time_steps(model, batch: dict, layer: int, signals, special_ids: list[int], 
             if buffer.activations is None:
                 capture_missing += 1
             else:
-                # What PersonaMonitor._gather_train_scores does with the captured activations.
+                # What Controller._score_train_batch does with the captured activations.
                 mask = scored_token_mask(on_device, special_ids).to(buffer.activations.device)
                 _scores = {name: scores.detach().float().cpu() for name, scores in signals.score(buffer.activations, mask).items()}
             score_seconds = clock.now() - score_started

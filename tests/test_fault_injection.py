@@ -22,7 +22,6 @@ import textwrap
 from pathlib import Path
 
 import em_monitor.callbacks.hf as hf_adapter
-import em_monitor.callbacks.lightning as adapter
 import lightning.pytorch as pl
 import pytest
 import torch

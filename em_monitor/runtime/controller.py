@@ -47,21 +47,13 @@ from em_monitor.runtime.monitor import Monitor
 from em_monitor.runtime.own_answers import AnswerPass, AnswerProbe
 from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.push import GatewayPusher
+from em_monitor.runtime.rank_reports import MergedPasses, RankReport, merge_reports
 from em_monitor.runtime.realign import BenignCursor, Realigner
 from em_monitor.runtime.sharding import prepare_generation, rank_share
 
-__all__ = ["Controller", "Decision", "RealignStart", "TrainScores"]
+__all__ = ["Controller", "Decision", "RealignStart"]
 
 log = logging.getLogger("em_monitor")
-
-
-@dataclass(frozen=True)
-class TrainScores:
-    """Every rank's training-batch scores, concatenated in rank order, as rank 0 sees them."""
-
-    scores: dict[str, torch.Tensor]
-    origins: list[tuple[int, int]]  # (rank, index in that rank's batch) per concatenated sample
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -95,15 +87,6 @@ class _StepWork:
     answers: AnswerPass | str | None = None
     capture: ExitStack | None = None
     buffer: Any = None
-
-
-@dataclass(frozen=True)
-class _RankReport:
-    """What one rank sends rank 0 at the end of a sampled step: per source, its scores or the stage that failed."""
-
-    train: dict[str, torch.Tensor] | str | None = None
-    prompts: tuple[dict[str, torch.Tensor], float] | str | None = None
-    answers: AnswerPass | str | None = None
 
 
 class Controller:
@@ -283,7 +266,7 @@ class Controller:
             return Decision()
         step = self.sampled_step = work.step
         started = time.perf_counter()
-        report = _RankReport(train=self._score_train_batch(work, batch), prompts=work.prompt_scores, answers=work.answers)
+        report = RankReport(train=self._score_train_batch(work, batch), prompts=work.prompt_scores, answers=work.answers)
         # Every rank reaches both exchanges whatever failed above: a rank that skipped one would leave the others waiting.
         reports: list[object] = []
         with self.monitor.guard("gather"):
@@ -291,7 +274,7 @@ class Controller:
         decision = Decision()
         if self.is_rank_zero and reports:
             with self.monitor.guard("decide"):
-                decision = self._decide(step, work, *self._merge(reports, time.perf_counter() - started))
+                decision = self._decide(step, work, merge_reports(reports, time.perf_counter() - started, self._count_error))
         with self.monitor.guard("gather"):
             decision = self.channel.broadcast(decision, tag=f"decision@{step}")
         if self._check_channel():
@@ -447,33 +430,9 @@ class Controller:
             local = {name: scores.detach().float().cpu() for name, scores in self.signals.score(activations, mask).items()}
         return local
 
-    def _merge(self, reports: list[object], seconds: float) -> tuple[tuple[dict[str, torch.Tensor], float] | None, AnswerPass | None, TrainScores | None]:
-        """Rank 0: every rank's reports made one pass per source, in rank order.
-
-        Other ranks' failures are counted here (rank 0 alone holds the metrics; its own were
-        counted by its guards). A probe pass with a failed share is dropped whole, so a pass always
-        means the same prompts; the training batch keeps the ranks that scored theirs.
-        """
-        for report in reports[1:]:
-            for stage in (report.train, report.prompts, report.answers):
-                if isinstance(stage, str) and self.monitor.metrics:
-                    self.monitor.metrics.count_error(stage)
-        prompt_parts = [report.prompts for report in reports if report.prompts is not None]
-        prompts = None
-        if prompt_parts and not any(isinstance(part, str) for part in prompt_parts):
-            prompts = ({name: torch.cat([scores[name] for scores, _ in prompt_parts]) for name in prompt_parts[0][0]},
-                       max(seconds for _, seconds in prompt_parts))
-        answer_parts = [report.answers for report in reports if report.answers is not None]
-        answers = None
-        if answer_parts and not any(isinstance(part, str) for part in answer_parts):
-            answers = AnswerPass.merge(answer_parts)
-        ranks = [(rank, report.train) for rank, report in enumerate(reports) if isinstance(report.train, dict) and report.train]
-        train = None
-        if ranks:
-            merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
-            origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
-            train = TrainScores(merged, origins, seconds)
-        return prompts, answers, train
+    def _count_error(self, stage: str) -> None:
+        if self.monitor.metrics:
+            self.monitor.metrics.count_error(stage)
 
     def _check_channel(self) -> bool:
         """Whether this rank has stopped monitoring because an exchange between ranks missed its deadline.
@@ -493,17 +452,16 @@ class Controller:
         log.error("em-monitor: rank %d stopped monitoring, training goes on: %s", self.levers.rank, self.channel.lost)
         return True
 
-    def _decide(self, step: int, work: _StepWork, prompts: tuple[dict[str, torch.Tensor], float] | None, answers: AnswerPass | None,
-                train_scores: TrainScores | None) -> Decision:
+    def _decide(self, step: int, work: _StepWork, passes: MergedPasses) -> Decision:
         """Rank 0: fold this step's scores into the monitor, and say what every rank must do."""
-        monitor, changes = self.monitor, []
-        if prompts is not None:
-            scores, seconds = prompts
+        monitor, changes, train_scores = self.monitor, [], passes.train
+        if passes.prompts is not None:
+            scores, seconds = passes.prompts
             with monitor.guard("prompts"):
                 changes += monitor.observe(step, "prompts", scores, seconds)
-        if answers is not None:
+        if passes.answers is not None:
             with monitor.guard("generations"):
-                changes += monitor.observe_answers(step, answers)
+                changes += monitor.observe_answers(step, passes.answers)
         if train_scores is not None:
             with monitor.guard("score"):
                 changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)
