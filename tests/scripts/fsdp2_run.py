@@ -1,9 +1,12 @@
-"""Run by tests/test_fsdp2.py: one Lightning fit with PersonaMonitor, sharded by FSDP2 on 2 CPU ranks or on one process.
+"""Lightning fits with PersonaMonitor, sharded by FSDP2 on 2 CPU ranks or on one process (tests/test_fsdp2.py).
 
-Usage: ``fsdp2_run.py MODE CHECKPOINTING CONFIG OUT [FAULT]``
+Usage: ``fsdp2_run.py OUT NAME:CHECKPOINTING:FAULT=CONFIG ...``: FSDP2 fits, one after the other
+in the same two processes (starting them costs more than a tiny fit); each writes
+``OUT/NAME/rank<N>.json``. The test runs the single-process fits in its own process, through
+:func:`fit`. A fit refused at start-up writes the refusal into its rank files (``refused``).
 
-* MODE ``fsdp2``: ``ModelParallelStrategy`` (data parallel 2, gloo), ``fully_shard`` on every
-  decoder block and on the model, 4 samples a rank a step. MODE ``single``: one process, 8 samples
+* ``fsdp2``: ``ModelParallelStrategy`` (data parallel 2, gloo), ``fully_shard`` on every
+  decoder block and on the model, 4 samples a rank a step. ``single``: one process, 8 samples
   a step: rank 0's 4 then rank 1's 4, in the order Lightning's distributed sampler deals them
   (:func:`global_order`). Every sample has the same number of answer tokens, so the mean of the
   two ranks' mean losses is the single process's mean loss: both runs train the same model, up
@@ -11,7 +14,7 @@ Usage: ``fsdp2_run.py MODE CHECKPOINTING CONFIG OUT [FAULT]``
 * CHECKPOINTING: ``none``, ``reentrant`` or ``non_reentrant`` gradient checkpointing, whose
   recomputed forward must not make the monitor see a batch twice.
 
-* FAULT (fault injection: a rank's monitor going wrong cannot be produced on demand): ``skip``,
+* FAULT (empty for none; fault injection: a rank's monitor going wrong cannot be produced on demand): ``skip``,
   rank 1's monitor skips the exchanges of step 2 only, and is out of step afterwards; ``silent``,
   rank 1's monitor does nothing from step 2 on. Neither may leave rank 0 waiting for long.
 
@@ -22,7 +25,10 @@ trained weights (gathered from the shards).
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -91,8 +97,9 @@ def count_training_calls(module: torch.nn.Module) -> list[int]:
 FAULTY_RANK, FAULT_STEP = 1, 2
 
 
-def inject(fault: str) -> None:
-    """Make rank 1's controller skip the exchanges of step 2 (``skip``) or of every step from 2 on (``silent``)."""
+@contextmanager
+def injected(fault: str) -> Iterator[None]:
+    """Within: rank 1's controller skips the exchanges of step 2 (``skip``) or of every step from 2 on (``silent``)."""
     begin_step, end_step = Controller.begin_step, Controller.end_step
 
     def faulty(step: int) -> bool:
@@ -110,7 +117,12 @@ def inject(fault: str) -> None:
             return Decision()
         return end_step(self, batch)
 
-    Controller.begin_step, Controller.end_step = skipping_begin, skipping_end
+    if fault:
+        Controller.begin_step, Controller.end_step = skipping_begin, skipping_end
+    try:
+        yield
+    finally:
+        Controller.begin_step, Controller.end_step = begin_step, end_step
 
 
 def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -122,10 +134,8 @@ def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return weights
 
 
-def main(mode: str, checkpointing: str, config: str, out: str, fault: str = "") -> None:
-    torch.set_num_threads(1)
-    if fault:
-        inject(fault)
+def fit(mode: str, checkpointing: str, config: str, out: str) -> None:
+    """One fit (``fsdp2`` or ``single``); each rank writes ``out/rank<N>.json``, rank 0 also the trained weights."""
     tokenizer = tiny_tokenizer()
     model = tiny_llama()
     if checkpointing != "none":
@@ -170,6 +180,20 @@ def main(mode: str, checkpointing: str, config: str, out: str, fault: str = "") 
     (Path(out) / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))
     if trainer.global_rank == 0:
         save_file(weights, str(Path(out) / "weights.safetensors"))
+
+
+def main(out: str, *scenarios: str) -> None:
+    torch.set_num_threads(1)
+    for scenario in scenarios:
+        spec, config = scenario.split("=", 1)
+        name, checkpointing, fault = spec.split(":")
+        try:
+            with injected(fault):
+                fit("fsdp2", checkpointing, config, str(Path(out) / name))
+        except ValueError as refusal:  # a refusal at start-up: recorded for the test, which checks nothing trained
+            rank = int(os.environ.get("LOCAL_RANK", 0))
+            (Path(out) / name).mkdir(parents=True, exist_ok=True)
+            (Path(out) / name / f"refused{rank}.txt").write_text(str(refusal))
 
 
 if __name__ == "__main__":
