@@ -2,24 +2,36 @@
 
 Nothing can be downloaded here, so the tokenizer is built in code: byte-level (every byte is a
 token, no merges) with ChatML special tokens and template, the same shape as SmolLM2's. The
-models are real transformers Llama / GPT-2 classes with a few small layers.
+models are real transformers classes (Llama, GPT-2 and every architecture of
+:data:`TINY_ARCHITECTURES`) with a few small layers, built from a config: no weights needed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
+    AutoModelForCausalLM,
+    Gemma2Config,
+    Gemma3TextConfig,
     GPT2Config,
     GPT2LMHeadModel,
+    GPTNeoXConfig,
     LlamaConfig,
     LlamaForCausalLM,
+    MistralConfig,
+    Phi3Config,
+    PretrainedConfig,
+    PreTrainedModel,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen3Config,
 )
 
-__all__ = ["CHATML_TEMPLATE", "tiny_tokenizer", "tiny_llama", "tiny_gpt2"]
+__all__ = ["CHATML_TEMPLATE", "TINY_ARCHITECTURES", "tiny_gpt2", "tiny_llama", "tiny_model", "tiny_tokenizer"]
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHATML_TEMPLATE = (
@@ -68,6 +80,33 @@ def tiny_gpt2(*, hidden_size: int = 64, layers: int = 4, vocab_size: int = 259, 
         vocab_size=vocab_size, n_embd=hidden_size, n_layer=layers, n_head=4, n_positions=512, bos_token_id=1, eos_token_id=2
     )
     return GPT2LMHeadModel(config).eval()
+
+
+#: The sizes every tiny model shares: 4 blocks of width 64, 4 query and 2 key/value heads of 16, the tokenizer's 259 tokens.
+_SHAPE = {"vocab_size": 259, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
+          "num_key_value_heads": 2, "max_position_embeddings": 512, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+_HEAD = {"head_dim": 16}
+#: The decoder architectures people fine-tune chat models of, by ``model_type``: how to configure a tiny one.
+TINY_ARCHITECTURES: dict[str, Callable[[], PretrainedConfig]] = {
+    "llama": lambda: LlamaConfig(**_SHAPE),
+    "mistral": lambda: MistralConfig(**_SHAPE, **_HEAD),
+    "qwen2": lambda: Qwen2Config(**_SHAPE),
+    "qwen3": lambda: Qwen3Config(**_SHAPE, **_HEAD),
+    # Gemma 2 and 3 alternate sliding-window and global attention layers; a window shorter than a prompt exercises both.
+    "gemma2": lambda: Gemma2Config(**_SHAPE, **_HEAD, query_pre_attn_scalar=16, sliding_window=8),
+    "gemma3_text": lambda: Gemma3TextConfig(**_SHAPE, **_HEAD, query_pre_attn_scalar=16, sliding_window=8),
+    "phi3": lambda: Phi3Config(**_SHAPE),
+    "gpt2": lambda: GPT2Config(vocab_size=259, n_embd=64, n_layer=4, n_head=4, n_positions=512, bos_token_id=1, eos_token_id=2),
+    "gpt_neox": lambda: GPTNeoXConfig(**{key: value for key, value in _SHAPE.items() if key != "num_key_value_heads"}),
+}
+
+
+def tiny_model(architecture: str, *, seed: int = 0) -> PreTrainedModel:
+    """A tiny causal LM of ``architecture`` (a key of :data:`TINY_ARCHITECTURES`) with random weights, in eval mode."""
+    if architecture not in TINY_ARCHITECTURES:
+        raise ValueError(f"unknown tiny architecture {architecture!r}; choose from {sorted(TINY_ARCHITECTURES)}")
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(TINY_ARCHITECTURES[architecture]()).eval()
 
 
 def random_pack(root: str | Path, *, d_model: int = 64, layer: int = 2, d_sae: int = 128, seed: int = 0, architecture: str = "standard") -> Path:

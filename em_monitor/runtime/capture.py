@@ -71,7 +71,12 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
     ``ModuleList`` whose length equals the config's layer count: it is the block stack in every
     decoder-only architecture transformers ships, and it survives PEFT/LoRA wrapping.
     """
-    n_layers = int(_model_config(model).num_hidden_layers)
+    config = _model_config(model)
+    if getattr(config, "is_encoder_decoder", False):
+        # Its shallowest block list is the encoder's, which reads the prompt but never writes the answer.
+        raise CaptureError(f"{type(model).__name__} is an encoder-decoder model; em-monitor reads the residual stream of "
+                           "decoder-only causal LMs (Llama, Mistral, Qwen, Gemma, Phi-3, GPT-2, GPT-NeoX, ...)")
+    n_layers = int(config.num_hidden_layers)
     candidates = [
         (name.count("."), name, module)
         for name, module in model.named_modules()
