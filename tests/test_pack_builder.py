@@ -72,6 +72,7 @@ def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, p
     built = pack.spec.built
     assert built["prompts"] == str(prompts_file) and built["seed"] == 0
     assert {"torch", "transformers", "sae-lens"} <= set(built["versions"])
+    assert built["sae"] == {"architecture": "standard", "encode": "watched"}, "pack.yaml says how the monitor encodes the SAE"
     assert all(np.isfinite(latent["delta"]) for latent in built["figures"]["latents"])  # measured even outside the diff's top-k
     assert json.loads((out / "sae" / "cfg.json").read_text())["dtype"] == "float16"
     assert (out / "report" / "diff.json").is_file() and (out / "report" / "probes.json").is_file()

@@ -14,35 +14,69 @@ from em_monitor.runtime.signals import (
 )
 
 
-def _random_sae(architecture, d_in=32, d_sae=256, seed=0):
-    from sae_lens.registry import get_sae_class
+#: Every architecture sae-lens loads an SAE as (its inference registry, transcoders aside), with what its config needs.
+#: BatchTopK and Matryoshka SAEs are trained as their own classes and saved by sae-lens as JumpReLU (see below).
+INFERENCE_ARCHITECTURES = {"standard": {}, "gated": {}, "jumprelu": {}, "topk": {"k": 8}, "abstopk": {"k": 8}, "matching_pursuit": {}}
+TRAINED_AS = {"batchtopk": {"k": 8}, "matryoshka_batchtopk": {"k": 8, "matryoshka_widths": [64, 256]}}
 
-    sae_class, config_class = get_sae_class(architecture)
-    extra = {"k": 8} if architecture == "topk" else {}
-    sae = sae_class(config_class(d_in=d_in, d_sae=d_sae, **extra))
+
+def _randomise(sae, seed=0):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for parameter in sae.parameters():
+        for name, parameter in sae.named_parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
-        if architecture == "jumprelu":
-            sae.threshold.copy_(torch.rand(d_sae, generator=generator) * 0.5)
+            if name == "threshold":
+                parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5)
     return sae.eval()
 
 
-@pytest.mark.parametrize("architecture", ["standard", "jumprelu", "topk"])
-def test_watched_latents_equal_full_encode(architecture):
-    sae = _random_sae(architecture)
+def _random_sae(architecture, d_in=32, d_sae=256, seed=0, **config):
+    from sae_lens.registry import get_sae_class
+
+    sae_class, config_class = get_sae_class(architecture)
+    return _randomise(sae_class(config_class(d_in=d_in, d_sae=d_sae, **INFERENCE_ARCHITECTURES.get(architecture, {}), **config)), seed)
+
+
+def _assert_watched_equal_full_encode(sae, *, sliced: bool):
     latents = {"a": 3, "b": 200, "c": 17}
     signal = SaeLatentSignal(sae, latents, pooling="max")
-    assert signal.sliced == (architecture != "topk")
-    activations = torch.randn(4, 7, 32, generator=torch.Generator().manual_seed(1))
+    assert signal.sliced == sliced
+    activations = torch.randn(4, 7, int(sae.cfg.d_in), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = sae.encode(activations)[..., list(latents.values())]
     watched = signal.encode_watched(activations)
-    assert torch.allclose(watched, expected, atol=1e-5)
+    torch.testing.assert_close(watched, expected, rtol=0, atol=1e-5)
     assert (expected > 0).any(), "the comparison must include active latents"
     mask = torch.ones(4, 7, dtype=torch.bool)
-    assert torch.allclose(signal.score(activations, mask), pool(expected, mask, "max"), atol=1e-5)
+    torch.testing.assert_close(signal.score(activations, mask), pool(expected, mask, "max"), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("architecture", sorted(INFERENCE_ARCHITECTURES))
+def test_watched_latents_equal_sae_lens_encode_for_every_architecture(architecture, tmp_path):
+    """The fast path (standard, gated, JumpReLU) or the full encode (the TopK family), saved and loaded as a pack loads it."""
+    from em_monitor.saes import load_sae
+
+    _random_sae(architecture).save_model(tmp_path)
+    _assert_watched_equal_full_encode(load_sae(tmp_path), sliced=architecture in ("standard", "gated", "jumprelu"))
+
+
+@pytest.mark.parametrize("architecture", sorted(TRAINED_AS))
+def test_batchtopk_and_matryoshka_saes_load_as_jumprelu_and_take_the_fast_path(architecture, tmp_path):
+    from sae_lens.registry import get_sae_training_class
+
+    from em_monitor.saes import load_sae
+
+    training_class, config_class = get_sae_training_class(architecture)
+    trained = _randomise(training_class(config_class(d_in=32, d_sae=256, **TRAINED_AS[architecture])))
+    trained.save_inference_model(tmp_path)
+    sae = load_sae(tmp_path)
+    assert sae.cfg.architecture() == "jumprelu"
+    _assert_watched_equal_full_encode(sae, sliced=True)
+
+
+@pytest.mark.parametrize("normalize", ["none", "layer_norm", "constant_norm_rescale", "expected_average_only_in"])
+def test_the_fast_path_keeps_the_sae_input_normalisation(normalize):
+    _assert_watched_equal_full_encode(_random_sae("standard", normalize_activations=normalize), sliced=True)
 
 
 def test_out_of_range_latent_is_rejected():

@@ -50,7 +50,7 @@ from em_monitor.packs import (
 from em_monitor.runtime.capture import hidden_size
 from em_monitor.runtime.pooling import POOLING_METHODS
 from em_monitor.runtime.prompt_probe import PromptProbe
-from em_monitor.runtime.signals import ProbeSignal, SignalSet
+from em_monitor.runtime.signals import ProbeSignal, SignalSet, sae_encode_path
 from em_monitor.saes import load_sae
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
@@ -381,7 +381,9 @@ def build_pack(
     }
     spec = PackSpec(
         model=model_id, d_model=int(sae.cfg.d_in), layer=layer, hook_point=hook_point_for(layer), signals=signals,
-        built={**provenance, "prompts": prompts_spec, "seed": seed, "versions": _versions(), "figures": figures},
+        built={**provenance, "prompts": prompts_spec, "seed": seed, "versions": _versions(), "figures": figures,
+               # Whether the monitor encodes only the watched latents (per-latent architectures) or the whole dictionary.
+               "sae": {"architecture": sae.cfg.architecture(), "encode": sae_encode_path(sae.cfg.architecture())}},
     )
     write_pack_spec(out, spec)
     pack = PersonaPack(root=out, spec=spec)

@@ -7,6 +7,7 @@ latents from one matmul). :class:`SignalSet` puts them together under their name
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -23,14 +24,18 @@ __all__ = [
     "ProbeSignal",
     "SaeLatentSignal",
     "SignalSet",
+    "sae_encode_path",
+    "watched_sae",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Signal kinds, as used in pack.yaml and in the ``kind`` label of ``em_monitor_signal_value``.
 SIGNAL_KINDS: tuple[str, ...] = ("sae_latent", "probe", "direction")
-#: SAE architectures whose encoder is per-latent, so the watched latents can be computed alone.
-SLICEABLE_SAE_ARCHITECTURES: tuple[str, ...] = ("standard", "jumprelu")
+#: sae-lens SAE architectures whose latents are computed each from its own encoder column, so the watched
+#: latents can be computed alone. (BatchTopK and Matryoshka SAEs are saved by sae-lens as JumpReLU.) The
+#: others (TopK, AbsTopK, matching pursuit, temporal) pick latents by competing across the whole dictionary.
+SLICEABLE_SAE_ARCHITECTURES: tuple[str, ...] = ("standard", "gated", "jumprelu")
 
 
 class Signal(ABC):
@@ -90,36 +95,63 @@ class ProbeSignal(Signal):
         return torch.sigmoid(pooled @ self.coef.to(pooled.device) + self.intercept).unsqueeze(-1)
 
 
+def sae_encode_path(architecture: str) -> str:
+    """How the monitor encodes an SAE of ``architecture``: ``watched`` (only the watched latents) or ``full``."""
+    return "watched" if architecture in SLICEABLE_SAE_ARCHITECTURES else "full"
+
+
+def watched_sae(sae, latent_ids: torch.Tensor):
+    """A copy of ``sae`` that keeps only ``latent_ids``: the same sae-lens class and config but ``d_sae``, so its
+    own ``encode`` (input processing, activation, gating or thresholds) gives ``sae.encode(x)[..., latent_ids]``.
+
+    Why a copy rather than the formulas: each architecture encodes its own way, and calling sae-lens's
+    code keeps the fast path equal to it, for every per-latent architecture. Returns None when a
+    parameter has a shape this does not know how to slice (the caller then runs the full encode).
+    """
+    d_sae = int(sae.cfg.d_sae)
+    sliced: dict[str, torch.Tensor] = {}
+    for name, tensor in sae.state_dict().items():
+        if name == "W_enc" and tensor.shape[-1] == d_sae:
+            sliced[name] = tensor[:, latent_ids]
+        elif name == "W_dec" and tensor.shape[0] == d_sae:
+            sliced[name] = tensor[latent_ids]
+        elif tensor.ndim == 1 and tensor.shape[0] == d_sae:
+            sliced[name] = tensor[latent_ids]
+        elif d_sae not in tensor.shape:
+            sliced[name] = tensor
+        else:
+            return None
+    copy = type(sae)(dataclasses.replace(sae.cfg, d_sae=len(latent_ids)))
+    copy.load_state_dict({name: tensor.detach().clone() for name, tensor in sliced.items()})
+    return copy.to(dtype=next(iter(sliced.values())).dtype).eval()
+
+
 class SaeLatentSignal(Signal):
     """Watched latents of a sae-lens SAE, each pooled over tokens.
 
-    The monitor needs a handful of latents out of thousands, so for standard and JumpReLU SAEs
-    it gathers just those encoder columns once and computes ``k`` latents instead of ``d_sae``;
-    the input preprocessing is the SAE's own ``process_sae_in``, so the result equals
+    The monitor needs a handful of latents out of thousands, so for per-latent architectures
+    (:data:`SLICEABLE_SAE_ARCHITECTURES`) it keeps a copy of the SAE cut down to those latents
+    (:func:`watched_sae`) and encodes ``k`` latents instead of ``d_sae``, equal to
     ``sae.encode(x)[..., ids]``. TopK-style SAEs pick latents by competing across the whole
-    dictionary, so for them the full encode runs and this says so in the log.
+    dictionary, so for them the full encode runs, and ``sliced`` (and the log) says so.
     """
 
     kind = "sae_latent"
 
     def __init__(self, sae, latents: Mapping[str, int], pooling: str = "max") -> None:
         super().__init__(list(latents), pooling)
-        self.sae = sae
         self.latent_ids = torch.tensor([int(index) for index in latents.values()], dtype=torch.long)
         d_sae = int(sae.cfg.d_sae)
         out_of_range = [int(index) for index in self.latent_ids if not 0 <= index < d_sae]
         if out_of_range:
             raise ValueError(f"SAE latents {out_of_range} are out of range: the SAE has {d_sae} latents")
         self.architecture = sae.cfg.architecture()
-        self.sliced = self.architecture in SLICEABLE_SAE_ARCHITECTURES
-        with torch.no_grad():
-            if self.sliced:
-                self.encoder = sae.W_enc[:, self.latent_ids].detach().clone()
-                self.encoder_bias = sae.b_enc[self.latent_ids].detach().clone()
-                threshold = getattr(sae, "threshold", None) if self.architecture == "jumprelu" else None
-                self.threshold = None if threshold is None else threshold[self.latent_ids].detach().clone()
-            else:
-                log.info("SAE architecture %r needs the full encode to score %d latents", self.architecture, len(self.names))
+        watched = watched_sae(sae, self.latent_ids) if self.architecture in SLICEABLE_SAE_ARCHITECTURES else None
+        #: Whether only the watched latents are encoded (else the full dictionary, then a selection).
+        self.sliced = watched is not None
+        self.sae = watched if watched is not None else sae
+        if not self.sliced:
+            log.info("SAE architecture %r needs the full encode to score %d latents", self.architecture, len(self.names))
         self.device = torch.device("cpu")
 
     def _follow(self, device: torch.device) -> None:
@@ -132,9 +164,6 @@ class SaeLatentSignal(Signal):
             return
         self.sae.to(device)
         self.latent_ids = self.latent_ids.to(device)
-        if self.sliced:
-            self.encoder, self.encoder_bias = self.encoder.to(device), self.encoder_bias.to(device)
-            self.threshold = None if self.threshold is None else self.threshold.to(device)
         self.device = device
 
     @torch.no_grad()
@@ -142,14 +171,8 @@ class SaeLatentSignal(Signal):
         """Watched latent activations ``[..., k]`` for residuals ``[..., d_model]`` (any device and float dtype)."""
         activations = activations.float()
         self._follow(activations.device)
-        if not self.sliced:
-            return self.sae.encode(activations)[..., self.latent_ids]
-        sae_in = self.sae.process_sae_in(activations)
-        hidden_pre = sae_in @ self.encoder + self.encoder_bias
-        latent_acts = self.sae.activation_fn(hidden_pre)
-        if self.threshold is not None:
-            latent_acts = latent_acts * (hidden_pre > self.threshold).to(latent_acts.dtype)
-        return latent_acts
+        latents = self.sae.encode(activations)
+        return latents if self.sliced else latents[..., self.latent_ids]
 
     def score(self, activations: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return pool(self.encode_watched(activations).float(), mask, self.pooling)
