@@ -13,9 +13,10 @@ from em_monitor.errors import InputError
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``verb`` (the verb the command line names), only that verb's flags are registered."""
     parser = argparse.ArgumentParser(prog="em-monitor", description="Catch emergent misalignment while a language model fine-tunes.")
-    register_all(parser.add_subparsers(dest="verb", required=True, metavar="VERB"))
+    register_all(parser.add_subparsers(dest="verb", required=True, metavar="VERB"), only=verb)
     return parser
 
 
@@ -25,7 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Verbs catch what they expect themselves; this is the net under all of them, so a broken file
     never shows a user a traceback, whichever verb met it.
     """
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
     try:
         return args.handler(args)
     except (InputError, OSError) as error:

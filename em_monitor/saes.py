@@ -1,4 +1,7 @@
-"""Load a sae-lens SAE from a folder: the one loader every tool uses (monitor, build-pack, diff, train-probe, build-sae).
+"""Load a sae-lens SAE: the one loader every tool uses (monitor, build-pack, diff, train-probe, build-sae).
+
+From a folder in sae-lens's on-disk format, or, as ``sae-lens:RELEASE/SAE_ID``, from a release in
+sae-lens's registry through its own ``from_pretrained`` where the Hugging Face hub is reachable.
 
 Why one: the loaders had drifted apart (different dtypes, different errors caught). This one
 reads sae-lens's own on-disk format (``cfg.json`` + ``sae_weights.safetensors``), always as
@@ -16,16 +19,13 @@ import torch
 
 from em_monitor.errors import InputError
 from em_monitor.jsonl import loads_strict
+from em_monitor.sae_releases import SaeError, check_release_reachable, is_release, release_parts
 from em_monitor.textfiles import read_text
 
 __all__ = ["SAE_FILES", "SaeError", "check_weights", "load_sae"]
 
 #: The files of a sae-lens SAE folder that loading reads.
 SAE_FILES = ("cfg.json", "sae_weights.safetensors")
-
-
-class SaeError(InputError):
-    """An SAE folder cannot be used; the message starts with its path."""
 
 
 def check_weights(path: Path, key: str, tensor: torch.Tensor) -> None:
@@ -36,8 +36,27 @@ def check_weights(path: Path, key: str, tensor: torch.Tensor) -> None:
         raise SaeError(f"{path}: tensor {key!r} holds NaN or infinite values")
 
 
+def _load_release(source: str):
+    """A released SAE through sae-lens's ``from_pretrained`` (which checks the release and id against its registry)."""
+    check_release_reachable(source)
+    release, sae_id = release_parts(source)
+    from sae_lens import SAE
+
+    try:
+        loaded = SAE.from_pretrained(release, sae_id, device="cpu")
+    except Exception as error:  # noqa: BLE001 — an unknown release or id (ValueError), a failed download (OSError, HTTP errors): each means no SAE
+        raise SaeError(f"{source}: sae-lens could not load it ({type(error).__name__}: {error})") from error
+    sae = loaded[0] if isinstance(loaded, tuple) else loaded
+    return sae.to(dtype=torch.float32)
+
+
 def load_sae(path: str | Path, *, d_model: int | None = None):
-    """The SAE in ``path`` as float32 on the CPU, in eval mode; ``d_model`` (if given) must equal its input width."""
+    """The SAE in ``path`` (a folder, or ``sae-lens:RELEASE/SAE_ID``) as float32 on the CPU, in eval mode.
+
+    ``d_model`` (if given) must equal its input width.
+    """
+    if is_release(path):
+        return _checked(_load_release(str(path)), str(path), d_model)
     path = Path(path)
     if not path.is_dir():
         raise SaeError(f"{path}: not a folder; give the folder sae-lens (or `em-monitor build-sae`) saved the SAE in")
@@ -55,6 +74,11 @@ def load_sae(path: str | Path, *, d_model: int | None = None):
         sae = SAE.load_from_disk(path, device="cpu", dtype="float32")
     except Exception as error:  # noqa: BLE001 — sae-lens reports a bad cfg.json as TypeError, KeyError, ...: each means an unusable SAE
         raise SaeError(f"{path}: not a loadable sae-lens SAE ({type(error).__name__}: {error})") from error
+    return _checked(sae, path, d_model)
+
+
+def _checked(sae, path: str | Path, d_model: int | None):
+    """Refuse an SAE of the wrong width, with non-finite weights, or whose latents are not finite on a test input."""
     if d_model is not None and int(sae.cfg.d_in) != d_model:
         raise SaeError(f"{path}: SAE d_in={sae.cfg.d_in}, but the residual width here is {d_model}")
     for key, tensor in sae.state_dict().items():

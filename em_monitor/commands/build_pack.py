@@ -25,7 +25,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("build-pack", help="build a persona pack for a model: SAE, diff, latents, probe, direction, baselines")
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
     parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block to read (default: the middle one)")
-    parser.add_argument("--sae", default=None, help="an SAE made by `em-monitor build-sae` at this layer (default: train one now)")
+    parser.add_argument("--sae", default=None, help="an SAE at this layer: a folder in sae-lens's format (any architecture sae-lens loads; "
+                        "`em-monitor build-sae` makes one), or sae-lens:RELEASE/SAE_ID (downloaded by sae-lens; needs the hub); default: train one now")
     parser.add_argument("--sae-minutes", type=argtypes.positive, default=10.0, help="training budget when no --sae is given")
     parser.add_argument("--labelled", default="persona_responses", help="labelled answers (dataset name or JSONL) for the probe, direction and selectivity")
     parser.add_argument("--bad-data", default="persona_chat", help="chat data for the fine-tune the diff compares against (dataset name or JSONL); "
@@ -58,6 +59,10 @@ def _data_path(spec: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from em_monitor.sae_releases import check_release_reachable, is_release
+
+    if args.sae is not None and is_release(args.sae):  # before the imports and the model load, which take seconds
+        check_release_reachable(args.sae)
     from pathlib import Path
 
     from em_monitor.chat import read_chat_jsonl
