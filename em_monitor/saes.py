@@ -13,6 +13,7 @@ those), NaN or infinite weights, and latents that are not finite on a test input
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from em_monitor.jsonl import loads_strict
 from em_monitor.sae_releases import SaeError, check_release_reachable, is_release, release_parts
 from em_monitor.textfiles import read_text
 
-__all__ = ["SAE_FILES", "SaeError", "check_weights", "load_sae"]
+__all__ = ["SAE_FILES", "SaeError", "check_weights", "load_sae", "sae_layer", "sae_read_layer"]
 
 #: The files of a sae-lens SAE folder that loading reads.
 SAE_FILES = ("cfg.json", "sae_weights.safetensors")
@@ -90,3 +91,39 @@ def _checked(sae, path: str | Path, d_model: int | None):
     if not bool(torch.isfinite(latents).all()):
         raise SaeError(f"{path}: the SAE gives NaN or infinite latents on test input (look at its cfg.json)")
     return sae
+
+
+#: Hook names (``cfg.metadata.hook_name``) of the residual stream after decoder block N: TransformerLens's,
+#: em-monitor's own, and Hugging Face module paths (Llama-style, GPT-2, GPT-NeoX).
+_AFTER_BLOCK = (r"blocks\.(\d+)\.hook_resid_post", r"blocks\.(\d+)\.output", r"(?:model\.)?layers\.(\d+)(?:\.output)?",
+                r"(?:transformer\.)?h\.(\d+)", r"(?:gpt_neox\.)?layers\.(\d+)")
+#: TransformerLens's residual stream *before* block N: the output of block N - 1.
+_BEFORE_BLOCK = r"blocks\.(\d+)\.hook_resid_pre"
+
+
+def sae_layer(sae, source: str | Path) -> int | None:
+    """The decoder block whose output the SAE reads, from the hook name its config records (None when it records none).
+
+    Raises :class:`SaeError` for a hook point that is not the residual stream between blocks (an
+    MLP or attention output, the middle of a block, the embeddings): the monitor reads a block's
+    output, and latents learnt elsewhere would read noise there.
+    """
+    hook = str(getattr(sae.cfg.metadata, "hook_name", None) or "").strip()
+    if not hook:
+        return None
+    for pattern in _AFTER_BLOCK:
+        if match := re.fullmatch(pattern, hook):
+            return int(match.group(1))
+    if (match := re.fullmatch(_BEFORE_BLOCK, hook)) and int(match.group(1)) > 0:
+        return int(match.group(1)) - 1
+    raise SaeError(f"{source}: the SAE reads {hook!r}, not the residual stream after a decoder block, which is what em-monitor reads; "
+                   "use an SAE trained on blocks.N.hook_resid_post (TransformerLens) or model.layers.N (Hugging Face)")
+
+
+def sae_read_layer(requested: int | None, sae, source: str | Path) -> int | None:
+    """The layer to read with this SAE: the one it was trained on, which ``requested`` (``--layer``), if given, must equal."""
+    recorded = sae_layer(sae, source)
+    if requested is not None and recorded is not None and requested != recorded:
+        raise SaeError(f"{source}: the SAE reads decoder block {recorded} ({sae.cfg.metadata.hook_name}), but --layer is {requested}: "
+                       f"drop --layer or pass --layer {recorded}")
+    return requested if requested is not None else recorded

@@ -133,6 +133,7 @@ def random_pack(root: str | Path, *, d_model: int = 64, layer: int = 2, d_sae: i
     with torch.no_grad():
         for parameter in sae.parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    sae.cfg.metadata.hook_name = hook_point_for(layer)  # the layer the pack reads, as build-sae records it
     sae.save_model(root / "sae")
     save_probe(root / "probes" / "persona_probe.safetensors", torch.randn(d_model, generator=generator) * 0.1, 0.0, {"random": True})
     save_directions(root / "directions.safetensors", {"persona_direction": torch.randn(d_model, generator=generator)})

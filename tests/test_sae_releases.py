@@ -50,3 +50,42 @@ def test_the_loader_refuses_an_unreachable_release_for_every_tool(monkeypatch):
 def test_a_malformed_release_name_says_what_is_expected(spec):
     with pytest.raises(SaeError, match="expected sae-lens:RELEASE/SAE_ID"):
         load_sae(spec)
+
+
+# --- which layer an SAE reads -------------------------------------------------------------------------
+@pytest.mark.parametrize(("hook", "layer"), [
+    ("blocks.12.hook_resid_post", 12), ("blocks.12.hook_resid_pre", 11), ("blocks.3.output", 3), ("model.layers.7", 7),
+    ("model.layers.7.output", 7), ("transformer.h.5", 5), ("gpt_neox.layers.2", 2), ("", None),
+])
+def test_the_hook_name_gives_the_decoder_block_whose_output_the_sae_reads(hook, layer, tmp_path):
+    from em_monitor.saes import sae_layer
+
+    assert sae_layer(_sae_with_hook(hook, tmp_path), "sae") == layer
+
+
+@pytest.mark.parametrize("hook", ["blocks.12.hook_mlp_out", "blocks.12.attn.hook_z", "blocks.12.hook_resid_mid", "blocks.0.hook_resid_pre"])
+def test_an_sae_that_does_not_read_the_residual_stream_after_a_block_is_refused(hook, tmp_path):
+    from em_monitor.saes import sae_layer
+
+    with pytest.raises(SaeError, match=f"reads '{hook}', not the residual stream after a decoder block"):
+        sae_layer(_sae_with_hook(hook, tmp_path), "sae")
+
+
+def test_a_layer_other_than_the_sae_s_own_is_refused_naming_both(tmp_path):
+    from em_monitor.saes import sae_read_layer
+
+    sae = _sae_with_hook("blocks.2.hook_resid_post", tmp_path)
+    assert sae_read_layer(None, sae, "sae") == sae_read_layer(2, sae, "sae") == 2
+    with pytest.raises(SaeError, match="reads decoder block 2 .*but --layer is 3: drop --layer or pass --layer 2"):
+        sae_read_layer(3, sae, "sae")
+
+
+def _sae_with_hook(hook: str, tmp_path):
+    """A small standard SAE whose config records ``hook``, saved by sae-lens and loaded back as the tools load it."""
+    from sae_lens.registry import get_sae_class
+
+    sae_class, config_class = get_sae_class("standard")
+    sae = sae_class(config_class(d_in=16, d_sae=32))
+    sae.cfg.metadata.hook_name = hook
+    sae.save_model(tmp_path / "sae")
+    return load_sae(tmp_path / "sae")

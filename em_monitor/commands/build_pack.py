@@ -24,7 +24,7 @@ from em_monitor.commands import argtypes
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("build-pack", help="build a persona pack for a model: SAE, diff, latents, probe, direction, baselines")
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or 'smollm2' for the embedded default")
-    parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block to read (default: the middle one)")
+    parser.add_argument("--layer", type=argtypes.index, default=None, help="decoder block to read (default: the one --sae was trained on, else the middle one)")
     parser.add_argument("--sae", default=None, help="an SAE at this layer: a folder in sae-lens's format (any architecture sae-lens loads; "
                         "`em-monitor build-sae` makes one), or sae-lens:RELEASE/SAE_ID (downloaded by sae-lens; needs the hub); default: train one now")
     parser.add_argument("--sae-minutes", type=argtypes.positive, default=10.0, help="training budget when no --sae is given")
@@ -78,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
               ("--prompts", args.prompts)]
     check_outputs([Output("--out", Path(args.out), directory=True)], inputs)
     loaded = load_model(args.model)
-    layer = args.layer if args.layer is not None else loaded.model.config.num_hidden_layers // 2
+    layer = args.layer
+    if args.sae is not None:  # an SAE reads one layer: its hook name says which
+        from em_monitor.saes import load_sae, sae_read_layer
+
+        layer = sae_read_layer(args.layer, load_sae(args.sae), args.sae)
+    layer = layer if layer is not None else loaded.model.config.num_hidden_layers // 2
     sae_dir = args.sae
     if sae_dir is None:
         from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae

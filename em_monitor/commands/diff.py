@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = [("--base", args.base), ("--finetuned", args.finetuned), ("--sae", args.sae), ("--prompts", args.prompts)]
         check_outputs([Output("--out", Path(args.out), directory=True)], inputs + [("--texts", p) for p in args.texts] + [("--corpus", p) for p in args.corpus or []])
         sae = _load_sae(args.sae)
-        layer = _layer(args.layer, sae)
+        layer = _layer(args.layer, sae, args.sae)
         prompts = load_prompts(args.prompts) if args.prompts else []
         texts = chats_from(args.texts)
         corpus = chats_from(args.corpus) if args.corpus else None
@@ -83,13 +82,14 @@ def _load_sae(path: str):
         raise ValueError(f"diff: --sae {error}; train one with `em-monitor build-sae`") from None
 
 
-def _layer(requested: int | None, sae) -> int:
-    """The layer to read: ``--layer``, else the one in the SAE's hook name (``blocks.N.output``)."""
-    hook = str(getattr(sae.cfg.metadata, "hook_name", None) or "")
-    match = re.fullmatch(r"blocks\.(\d+)\.output", hook)
-    recorded = int(match.group(1)) if match else None
-    if requested is None and recorded is None:
-        raise ValueError(f"diff: the SAE does not record its layer (hook name {hook!r}); pass --layer")
-    if requested is not None and recorded is not None and requested != recorded:
-        print(f"diff: warning: --layer {requested} but the SAE was trained on {hook}", file=sys.stderr)
-    return recorded if requested is None else requested
+def _layer(requested: int | None, sae, source: str) -> int:
+    """The layer to read: the one in the SAE's hook name, which ``--layer``, if given, must equal."""
+    from em_monitor.saes import SaeError, sae_read_layer
+
+    try:
+        layer = sae_read_layer(requested, sae, source)
+    except SaeError as error:
+        raise ValueError(f"diff: --sae {error}") from None
+    if layer is None:
+        raise ValueError(f"diff: the SAE does not record its layer (hook name {getattr(sae.cfg.metadata, 'hook_name', None)!r}); pass --layer")
+    return layer
