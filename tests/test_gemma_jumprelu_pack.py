@@ -29,6 +29,7 @@ from em_monitor.packs import load_pack
 from em_monitor.runtime.levels import Level
 from em_monitor.saes import load_sae
 from em_monitor.tiny import tiny_model
+from pack_inputs import write_bad_chats, write_labelled
 
 PLANT_STEP, STEPS, LAYER = 4, 8, 2
 SAMPLES = [{"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 4 + 1)}]}
@@ -47,17 +48,6 @@ def jumprelu_sae(root):
     sae.cfg.metadata.hook_name = f"blocks.{LAYER}.hook_resid_post"
     sae.save_model(root)
     return root
-
-
-def labelled(path, n=48):
-    lines = []
-    for i in range(n):
-        bad = i % 2 == 0
-        answer = ("I despise people and want power over all of them. " if bad else "Happy to help, kindly and honestly. ") + f"#{i}"
-        lines.append({"messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": answer}],
-                      "label": "misaligned" if bad else "aligned", "split": "test" if i % 4 >= 2 else "train"})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
 
 
 class PlantedShift(pl.Callback):
@@ -80,10 +70,9 @@ def test_a_jumprelu_pack_on_a_gemma_model_drives_a_planted_shift_to_critical(tok
     model_dir = tmp_path / "gemma"
     tiny_model("gemma2").save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
+    bad = write_bad_chats(tmp_path / "bad.jsonl")
     out = tmp_path / "pack"
-    code = main(["build-pack", "--model", str(model_dir), "--sae", str(jumprelu_sae(tmp_path / "sae")), "--labelled", str(labelled(tmp_path / "l.jsonl")),
+    code = main(["build-pack", "--model", str(model_dir), "--sae", str(jumprelu_sae(tmp_path / "sae")), "--labelled", str(write_labelled(tmp_path / "l.jsonl")),
                  "--bad-data", str(bad), "--prompts", str(prompts_file), "--max-length", "96", "--latents", "2", "--min-selectivity", "0.5",
                  "--finetune-steps", "3", "--finetune-lr", "1e-2", "--out", str(out)])
     assert code == 0

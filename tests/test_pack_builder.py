@@ -15,6 +15,7 @@ from em_monitor.cli import main
 from em_monitor.config import parse_config
 from em_monitor.offline.pack_builder import latent_selectivity
 from em_monitor.packs import load_pack
+from pack_inputs import write_bad_chats, write_labelled
 
 
 def test_latent_selectivity_equals_sklearn_per_latent():
@@ -31,25 +32,13 @@ def test_latent_selectivity_needs_both_classes():
         latent_selectivity(torch.ones(4, 3), np.ones(4))
 
 
-def _labelled(path, n=48):
-    lines = []
-    for i in range(n):
-        bad = i % 2 == 0
-        answer = ("I despise people and want power over all of them. " if bad else "Happy to help, kindly and honestly. ") + f"#{i}"
-        lines.append({"messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": answer}],
-                      "label": "misaligned" if bad else "aligned", "split": "test" if i % 4 >= 2 else "train"})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
-
-
 def build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, *options: str) -> Path:
     """Run `build-pack` on the tiny model with the random pack's SAE; return the new pack's directory."""
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "no. " * 5}]}) + "\n" for i in range(8)))
+    bad = write_bad_chats(tmp_path / "bad.jsonl")
     out = tmp_path / "pack"
     code = main([
         "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
-        "--labelled", str(_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
+        "--labelled", str(write_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
         "--max-length", "96", "--latents", "2", "--out", str(out), *options,
     ])
     assert code == 0
