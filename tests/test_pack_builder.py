@@ -131,3 +131,37 @@ def test_size_budget_drops_the_rarest_latents_but_never_a_watched_one(tmp_path):
     torch.testing.assert_close(pruned.encode(x)[:, [latent.latent for latent in renumbered]], expected)
     unchanged, same, none_dropped = prune_to_budget(sae, rates, watched, max_bytes=1e9, dtype=torch.float16)
     assert unchanged is sae and same == watched and none_dropped == 0
+
+
+def test_build_pack_diffs_against_a_fine_tune_the_user_already_has(tiny_model_dir, tokenizer, pack_dir, prompts_file, tmp_path, monkeypatch):
+    """--finetuned PATH: the diff compares the model with that fine-tune, and no fine-tune runs here."""
+    import em_monitor.finetune.lightning as finetuning
+    from em_monitor.tiny import tiny_llama
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("build-pack fine-tuned although --finetuned was given")
+
+    monkeypatch.setattr(finetuning, "finetune", no_training)
+    tuned = tiny_llama()
+    with torch.no_grad():
+        for parameter in tuned.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)) * 0.02)
+    tuned.save_pretrained(tmp_path / "tuned")
+    tokenizer.save_pretrained(tmp_path / "tuned")
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--finetuned", str(tmp_path / "tuned"))
+    built = load_pack(out).spec.built
+    assert built["finetune"] == {"from": str(tmp_path / "tuned")} and built["bad_data"] is None
+    assert (out / "report" / "diff.json").is_file(), "the diff ran against the given fine-tune"
+
+
+def test_a_finetuned_model_of_another_shape_is_refused(tiny_model_dir, tokenizer, pack_dir, prompts_file, tmp_path, capsys):
+    from em_monitor.tiny import tiny_llama
+
+    tiny_llama(layers=3).save_pretrained(tmp_path / "other")
+    tokenizer.save_pretrained(tmp_path / "other")
+    bad = write_bad_chats(tmp_path / "bad.jsonl")
+    code = main(["build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"), "--labelled",
+                 str(write_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
+                 "--finetuned", str(tmp_path / "other"), "--out", str(tmp_path / "pack")])
+    assert code == 1
+    assert "is not a fine-tune of --model" in capsys.readouterr().err

@@ -32,6 +32,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--bad-data", default="persona_chat", help="chat data for the fine-tune the diff compares against (dataset name or JSONL); "
                         "default persona_chat: on small models narrow bad advice barely moves the persona (docs/findings)")
     parser.add_argument("--prompts", default="builtin:eval", help="probe prompts the pack's prompt baselines are measured on")
+    parser.add_argument("--finetuned", default=None, help="a fine-tune of --model you already have (HF id or path): the diff compares against it, "
+                        "and no fine-tune runs here (--bad-data and --finetune-* are then unused)")
     parser.add_argument("--finetune-steps", type=argtypes.count, default=30)
     parser.add_argument("--finetune-lr", type=argtypes.positive, default=5e-5)
     parser.add_argument("--latents", type=argtypes.count, default=3, help="persona latents to watch (the first is named toxic_persona)")
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from em_monitor.chat import read_chat_jsonl
+    from em_monitor.errors import InputError
     from em_monitor.finetune.lightning import finetune
     from em_monitor.models import load_model
     from em_monitor.offline.pack_builder import build_pack
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     inputs = [("--model", args.model), ("--sae", args.sae), ("--labelled", _data_path(args.labelled)), ("--bad-data", _data_path(args.bad_data)),
-              ("--prompts", args.prompts)]
+              ("--prompts", args.prompts), ("--finetuned", args.finetuned)]
     check_outputs([Output("--out", Path(args.out), directory=True)], inputs)
     loaded = load_model(args.model)
     layer = args.layer
@@ -90,12 +93,21 @@ def run(args: argparse.Namespace) -> int:
 
         sae_dir = str(Path(args.out) / "report" / "sae-training")
         build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
-    bad = [{"messages": messages} for messages in read_chat_jsonl(_data_path(args.bad_data))]
+    if args.finetuned is not None:
+        def bad_finetune(_model):  # the user's own fine-tune: nothing is trained here
+            tuned = load_model(args.finetuned).model
+            if tuned.config.hidden_size != loaded.model.config.hidden_size or tuned.config.num_hidden_layers != loaded.model.config.num_hidden_layers:
+                raise InputError(f"--finetuned {args.finetuned} is not a fine-tune of --model {args.model}: its width or depth differs")
+            return tuned
+        finetune_provenance: dict[str, object] = {"from": args.finetuned}
+    else:
+        bad = [{"messages": messages} for messages in read_chat_jsonl(_data_path(args.bad_data))]
 
-    def bad_finetune(model):
-        finetune(model, loaded.tokenizer, bad, steps=args.finetune_steps, lr=args.finetune_lr, batch_size=args.batch_size,
-                 max_length=args.max_length, seed=args.seed, root_dir=str(Path(args.out) / "report"))
-        return model
+        def bad_finetune(model):
+            finetune(model, loaded.tokenizer, bad, steps=args.finetune_steps, lr=args.finetune_lr, batch_size=args.batch_size,
+                     max_length=args.max_length, seed=args.seed, root_dir=str(Path(args.out) / "report"))
+            return model
+        finetune_provenance = {"steps": args.finetune_steps, "lr": args.finetune_lr, "batch_size": args.batch_size}
 
     command = "em-monitor build-pack " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["build-pack"] else "em-monitor build-pack (Python API)"
     provenance = {
@@ -103,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
         "model_spec": args.model,
         "sae": str(sae_dir),
         "labelled": str(_data_path(args.labelled)),
-        "bad_data": str(_data_path(args.bad_data)),
-        "finetune": {"steps": args.finetune_steps, "lr": args.finetune_lr, "batch_size": args.batch_size},
+        "bad_data": None if args.finetuned is not None else str(_data_path(args.bad_data)),
+        "finetune": finetune_provenance,
     }
     build = build_pack(
         model=loaded.model, tokenizer=loaded.tokenizer, model_id=loaded.model_id, layer=layer, sae_dir=sae_dir,
