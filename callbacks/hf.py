@@ -206,7 +206,8 @@ class PersonaMonitorCallback(TrainerCallback, ExportableState):
         settings = self._settings()
         pack = load_pack(settings.pack)
         check_signal_names(settings, [signal.name for signal in pack.spec.signals], str(self.config))
-        check_sharding(rank_zero_passes(settings, sharded_by(args)), sharded_by(args), "PersonaMonitorCallback")
+        sharding = sharded_by(args)
+        check_sharding(rank_zero_passes(settings, sharding), sharding, "PersonaMonitorCallback")
         if "realign" in settings.actions.on_warn + settings.actions.on_critical and not self._can_swap():
             raise ValueError("actions: `realign` needs the Trainer to swap batches, which a callback cannot do: build the Trainer with "
                              "em_monitor.callbacks.hf.realigning(Trainer) (or realigning(SFTTrainer)), or drop realign from the actions")

@@ -3,6 +3,10 @@
 A hung collective must fail its test, not stall the suite: ``subprocess.run(timeout=...)`` kills
 only the process it started, and the ranks that process launched would live on holding their
 ports. The job runs in a session of its own, and a timeout kills the whole process group.
+
+The job also starts without ``PL_GLOBAL_SEED``: ``seed_everything`` in an earlier test of the same
+pytest-xdist worker leaves it set, and Lightning's distributed sampler would then deal the job's
+data in another order than the one its test expects (the default seed's).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import pytest
 
 def run_job(command: Sequence[str], *, timeout: float, what: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``command`` to completion; past ``timeout`` seconds kill its process group and fail the test, naming ``what``."""
-    environment = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    inherited = {key: value for key, value in (env if env is not None else os.environ).items() if key != "PL_GLOBAL_SEED"}
+    environment = {**inherited, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(list(command), cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:

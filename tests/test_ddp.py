@@ -8,7 +8,6 @@ process group) costs more than the two tiny fits together.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -63,10 +62,8 @@ def ddp_runs(tmp_path_factory, pack_dir) -> Path:
         }
         (root / f"{scenario}.yaml").write_text(yaml.safe_dump(config))
         arguments.append(f"{scenario}={root / f'{scenario}.yaml'}")
-    # PL_GLOBAL_SEED is dropped: another test in this worker may have called seed_everything, and
-    # the planted slots are computed for the sampler's default seed order.
-    env = {k: v for k, v in os.environ.items() if k != "PL_GLOBAL_SEED"}
-    result = run_job([sys.executable, str(SCRIPT), str(pack_dir), str(root / "out"), *arguments], timeout=300, what="the DDP fits", env=env)
+    # run_job drops PL_GLOBAL_SEED: the planted slots are computed for the sampler's default seed order.
+    result = run_job([sys.executable, str(SCRIPT), str(pack_dir), str(root / "out"), *arguments], timeout=300, what="the DDP fits")
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -84,9 +83,8 @@ def runs(tmp_path_factory, pack_dir) -> Path:
         script.fit("single", checkpointing, str(write_config(root, pack_dir, f"single-{checkpointing}")), str(root / f"single-{checkpointing}"))
     scenarios = [f"{name}:{checkpointing}:{fault}={write_config(root, pack_dir, name, **OVERRIDES.get(name, {}))}"
                  for name, checkpointing, fault in SHARDED]
-    # PL_GLOBAL_SEED is dropped: the single-process order is dealt with the sampler's default seed.
-    env = {key: value for key, value in os.environ.items() if key != "PL_GLOBAL_SEED"}
-    result = run_job([sys.executable, str(SCRIPT), str(root), *scenarios], timeout=TIMEOUT_S, what="the FSDP2 fits", env=env)
+    # run_job drops PL_GLOBAL_SEED: the single-process order is dealt with the sampler's default seed.
+    result = run_job([sys.executable, str(SCRIPT), str(root), *scenarios], timeout=TIMEOUT_S, what="the FSDP2 fits")
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 

@@ -81,23 +81,13 @@ def run(args: argparse.Namespace) -> int:
               ("--prompts", args.prompts), ("--finetuned", args.finetuned)]
     check_outputs([Output("--out", Path(args.out), directory=True)], inputs)
     loaded = load_model(args.model)
-    layer = args.layer
-    if args.sae is not None:  # an SAE reads one layer: its hook name says which
-        from em_monitor.saes import load_sae, sae_read_layer
-
-        layer = sae_read_layer(args.layer, load_sae(args.sae), args.sae)
-    layer = layer if layer is not None else loaded.model.config.num_hidden_layers // 2
-    sae_dir = args.sae
-    if sae_dir is None:
-        from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae
-
-        sae_dir = str(Path(args.out) / "report" / "sae-training")
-        build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
     if args.finetuned is not None:
-        def bad_finetune(_model):  # the user's own fine-tune: nothing is trained here
-            tuned = load_model(args.finetuned).model
-            if tuned.config.hidden_size != loaded.model.config.hidden_size or tuned.config.num_hidden_layers != loaded.model.config.num_hidden_layers:
-                raise InputError(f"--finetuned {args.finetuned} is not a fine-tune of --model {args.model}: its width or depth differs")
+        # Loaded and checked now, so a wrong path or shape stops the build before any work; nothing is trained here.
+        tuned = load_model(args.finetuned).model
+        if tuned.config.hidden_size != loaded.model.config.hidden_size or tuned.config.num_hidden_layers != loaded.model.config.num_hidden_layers:
+            raise InputError(f"--finetuned {args.finetuned} is not a fine-tune of --model {args.model}: its width or depth differs")
+
+        def bad_finetune(_model):
             return tuned
         finetune_provenance: dict[str, object] = {"from": args.finetuned}
     else:
@@ -109,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
             return model
         finetune_provenance = {"steps": args.finetune_steps, "lr": args.finetune_lr, "batch_size": args.batch_size}
 
+    # With --sae, build_pack takes the layer from the SAE it loads (None: the one the SAE records).
+    layer = args.layer
+    sae_dir = args.sae
+    if sae_dir is None:
+        from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae
+
+        layer = layer if layer is not None else loaded.model.config.num_hidden_layers // 2
+        sae_dir = str(Path(args.out) / "report" / "sae-training")
+        build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
     command = "em-monitor build-pack " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["build-pack"] else "em-monitor build-pack (Python API)"
     provenance = {
         "by": command,

@@ -51,7 +51,7 @@ from em_monitor.runtime.capture import hidden_size
 from em_monitor.runtime.pooling import POOLING_METHODS
 from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.signals import ProbeSignal, SignalSet, sae_encode_path
-from em_monitor.saes import load_sae
+from em_monitor.saes import load_sae, sae_read_layer
 
 __all__ = ["ChosenLatent", "PackBuild", "latent_selectivity", "choose_persona_latents", "signal_baselines", "build_pack"]
 
@@ -283,7 +283,7 @@ def build_pack(
     model: torch.nn.Module,
     tokenizer,
     model_id: str,
-    layer: int,
+    layer: int | None,
     sae_dir: str | Path,
     finetune: Callable[[torch.nn.Module], torch.nn.Module],
     labelled: LabelledChats,
@@ -304,6 +304,7 @@ def build_pack(
 ) -> PackBuild:
     """Run the whole recipe into ``out`` (a pack directory; ``out/report/`` keeps the evidence).
 
+    ``layer`` None: the block the SAE's hook name records, else the model's middle one.
     ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
     ``model`` itself untouched for the baselines. With ``steer``, ``steer.candidates`` latents are
     tested by steering and only those that move behaviour toward the persona are kept (see
@@ -313,6 +314,9 @@ def build_pack(
     report_dir = out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     sae = load_sae(sae_dir, d_model=hidden_size(model))
+    # An SAE reads one layer, which its hook name records: ``layer``, if given, must be that one.
+    layer = sae_read_layer(layer, sae, sae_dir)
+    layer = layer if layer is not None else model.config.num_hidden_layers // 2
     rates = firing_rates(Path(sae_dir))
     alive = alive_latents(rates) if prune_dead and rates is not None else None
     if alive is not None:

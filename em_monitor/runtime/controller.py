@@ -47,7 +47,7 @@ from em_monitor.runtime.monitor import Monitor
 from em_monitor.runtime.own_answers import AnswerPass, AnswerProbe
 from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.push import GatewayPusher
-from em_monitor.runtime.rank_reports import MergedPasses, RankReport, merge_reports
+from em_monitor.runtime.rank_reports import MergedPasses, PromptPass, RankReport, merge_reports
 from em_monitor.runtime.realign import BenignCursor, Realigner
 from em_monitor.runtime.sharding import prepare_generation, rank_share
 
@@ -83,7 +83,7 @@ class _StepWork:
     #: A realignment attempt had ended when the step began: its passes judge that attempt.
     checking: bool = False
     #: This rank's probe passes: its scores (and seconds), or the name of the stage that failed.
-    prompt_scores: tuple[dict[str, torch.Tensor], float] | str | None = None
+    prompt_scores: PromptPass | str | None = None
     answers: AnswerPass | str | None = None
     capture: ExitStack | None = None
     buffer: Any = None

@@ -14,7 +14,7 @@ import torch
 
 from em_monitor.runtime.own_answers import AnswerPass
 
-__all__ = ["MergedPasses", "RankReport", "TrainScores", "merge_reports"]
+__all__ = ["MergedPasses", "PromptPass", "RankReport", "TrainScores", "merge_reports"]
 
 #: One rank's probe-prompt pass: scores by signal, and the seconds it took.
 PromptPass = tuple[dict[str, torch.Tensor], float]
