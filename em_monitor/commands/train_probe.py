@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 
 from em_monitor.commands import argtypes
+from em_monitor.commands.model_flags import add_model_flags, load_model_from
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("train-probe", help="train linear probes from labelled JSONL; report held-out AUROC")
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or `smollm2` (embedded default)")
+    add_model_flags(parser)
     parser.add_argument("--layer", type=argtypes.index, required=True, help="decoder block whose output is probed")
     parser.add_argument("--data", required=True, help='labelled chat JSONL: {"messages": [...], "label": "misaligned"|"aligned", "split"?: "train"|"test"}')
     parser.add_argument("--out", required=True, help="output directory")
@@ -40,7 +42,7 @@ def _list(value: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from em_monitor.errors import InputError
-    from em_monitor.models import ModelLoadError, load_model
+    from em_monitor.models import ModelLoadError
     from em_monitor.offline.probe_training import (
         VARIANTS,
         check_variants,
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         poolings = [check_pooling(method) for method in _list(args.pooling)]
         data = read_labelled_chats(args.data)
         _status(f"{len(data.labels)} samples ({int(data.labels.sum())} misaligned) from {args.data}; loading {args.model}")
-        loaded = load_model(args.model)
+        loaded = load_model_from(args)
         n_blocks = len(decoder_blocks(loaded.model))
         if not 0 <= args.layer < n_blocks:
             raise CaptureError(f"--layer {args.layer} is out of range: {args.model} has decoder blocks 0..{n_blocks - 1}")

@@ -7,6 +7,10 @@ base model). The rise alone would also pick latents for the fine-tuning data's t
 selectivity alone would pick latents the fine-tune never touched. Both together pick latents
 that track the persona and move when a model drifts toward it.
 
+Without a fine-tune (a 7B model no one fine-tunes inside this tool just to build a pack), the
+latents are picked by selectivity alone and the pack has no ``model_diff_direction``: weaker
+evidence that they move in a drifting model, which the steering check (``steer``) can supply.
+
 The fine-tune itself is passed in as a callable so this module stays free of any training
 framework (the ``build-pack`` command supplies a Lightning one).
 """
@@ -67,7 +71,8 @@ class ChosenLatent:
 
     name: str
     latent: int
-    delta: float
+    #: Its rise in the diff; None when the pack was built without one.
+    delta: float | None
     delta_base_std: float | None
     selectivity_auroc: float
     snippets: list[str] = field(default_factory=list)
@@ -81,6 +86,7 @@ class PackBuild:
     """What :func:`build_pack` produced: the pack directory and the figures recorded in it."""
 
     root: Path
+    layer: int
     latents: list[ChosenLatent]
     figures: dict[str, object]
 
@@ -101,15 +107,16 @@ def latent_selectivity(latents: torch.Tensor, labels: np.ndarray) -> np.ndarray:
 
 
 def choose_persona_latents(
-    diff: DiffReport, selectivity: np.ndarray, *, count: int = 3, min_auroc: float = 0.75
+    diff: DiffReport | None, selectivity: np.ndarray, *, count: int = 3, min_auroc: float = 0.75
 ) -> list[ChosenLatent]:
     """The ``count`` latents that rose most in the diff among those selective for the persona.
 
     The first is named ``toxic_persona``, the others ``persona_latent_<id>``. When fewer than
     ``count`` diff latents pass ``min_auroc``, the most selective latents fill the gap, with
-    the rise the diff measured for them (which may be small or negative).
+    the rise the diff measured for them (which may be small or negative). Without a diff
+    (``None``) the most selective latents are all there is to go by.
     """
-    rose = [entry for entry in diff.top if entry.delta > 0 and selectivity[entry.latent] >= min_auroc]
+    rose = [entry for entry in diff.top if entry.delta > 0 and selectivity[entry.latent] >= min_auroc] if diff is not None else []
     picked = [(entry.latent, entry.delta, entry.delta_std, [s.to_dict()["text"] for s in entry.snippets][:3]) for entry in rose[:count]]
     if len(picked) < count:
         taken = {latent for latent, *_ in picked}
@@ -117,7 +124,9 @@ def choose_persona_latents(
             if len(picked) == count:
                 break
             if int(latent) not in taken:
-                rise = float(diff.increase[int(latent)]) if diff.increase is not None else float("nan")
+                rise = None
+                if diff is not None:
+                    rise = float(diff.increase[int(latent)]) if diff.increase is not None else float("nan")
                 picked.append((int(latent), rise, None, []))
     return [
         ChosenLatent(persona_latent_name(position, latent), latent, delta, delta_std, float(selectivity[latent]), snippets)
@@ -171,6 +180,12 @@ def signal_baselines(
             if finite.size >= 2:
                 baselines[name][source] = BaselineStats(mean=float(finite.mean()), std=float(finite.std(ddof=1)), count=int(finite.size))
     return baselines
+
+
+def _rise(latent: ChosenLatent) -> str:
+    if latent.delta is None:
+        return "chosen by selectivity alone (no diff); "
+    return f"{latent.delta:+.3g} mean max-activation after the bad-data fine-tune; "
 
 
 def _dictionary_id(latent: ChosenLatent) -> str:
@@ -285,7 +300,7 @@ def build_pack(
     model_id: str,
     layer: int | None,
     sae_dir: str | Path,
-    finetune: Callable[[torch.nn.Module], torch.nn.Module],
+    finetune: Callable[[torch.nn.Module], torch.nn.Module] | None,
     labelled: LabelledChats,
     prompts: Sequence[str],
     prompts_spec: str,
@@ -306,7 +321,8 @@ def build_pack(
 
     ``layer`` None: the block the SAE's hook name records, else the model's middle one.
     ``finetune(copy_of_model)`` must return the model fine-tuned on bad data; the copy keeps
-    ``model`` itself untouched for the baselines. With ``steer``, ``steer.candidates`` latents are
+    ``model`` itself untouched for the baselines. ``finetune`` None: no diff, latents by
+    selectivity alone, no ``model_diff_direction``. With ``steer``, ``steer.candidates`` latents are
     tested by steering and only those that move behaviour toward the persona are kept (see
     :mod:`em_monitor.offline.causal_check`); their evidence goes into ``pack.yaml``.
     """
@@ -335,10 +351,12 @@ def build_pack(
     selectivity = latent_selectivity(torch.nan_to_num(features["sae_max"][train_rows], nan=0.0), labelled.labels[train_rows])
 
     # 2. Model diffing against a fine-tune on bad data.
-    finetuned = finetune(copy.deepcopy(model))
-    diff = diff_models(model, finetuned, tokenizer, sae, layer, prompts, labelled.conversations, top_k=top_k, batch_size=batch_size, max_length=max_length)
-    diff.save(report_dir)
-    del finetuned
+    diff = None
+    if finetune is not None:
+        finetuned = finetune(copy.deepcopy(model))
+        diff = diff_models(model, finetuned, tokenizer, sae, layer, prompts, labelled.conversations, top_k=top_k, batch_size=batch_size, max_length=max_length)
+        diff.save(report_dir)
+        del finetuned
 
     # 3. Pick and name latents; write the pack's files.
     chosen = choose_persona_latents(diff, selectivity, count=max(n_latents, steer.candidates) if steer else n_latents, min_auroc=min_selectivity)
@@ -355,28 +373,33 @@ def build_pack(
         "model": model_id, "layer": layer, "pooling": "mean", "auroc": probe.auroc, "recall_at_1pct_fpr": probe.recall_at_1pct_fpr, "data": labelled.source,
     })
     direction = probes.variants["direction_mean"]
-    save_directions(out / "directions.safetensors", {"persona_direction": torch.from_numpy(direction.estimator.direction_), "model_diff_direction": diff.direction})
+    directions = {"persona_direction": torch.from_numpy(direction.estimator.direction_)}
+    if diff is not None:
+        directions["model_diff_direction"] = diff.direction
+    save_directions(out / "directions.safetensors", directions)
     signals = [
         SignalSpec(name=latent.name, kind="sae_latent", file="sae", latent=latent.latent, pooling="max",
                    steering=evidence.get(latent.dictionary_latent if latent.dictionary_latent is not None else latent.latent),
-                   description=f"SAE latent {latent.latent}{_dictionary_id(latent)}: {latent.delta:+.3g} mean max-activation after the bad-data "
-                               f"fine-tune; selectivity AUROC {latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
+                   description=f"SAE latent {latent.latent}{_dictionary_id(latent)}: {_rise(latent)}selectivity AUROC "
+                               f"{latent.selectivity_auroc:.3f} on misaligned vs aligned answers")
         for latent in chosen
     ] + [
         SignalSpec(name="persona_probe", kind="probe", file="probes/persona_probe.safetensors", pooling="mean",
                    description=f"logistic regression, mean-pooled answer tokens; held-out AUROC {probe.auroc:.3f}"),
         SignalSpec(name="persona_direction", kind="direction", file="directions.safetensors", pooling="mean",
                    description=f"difference of means, misaligned - aligned answers; held-out AUROC {direction.auroc:.3f}"),
+    ] + ([
         SignalSpec(name="model_diff_direction", kind="direction", file="directions.safetensors", pooling="mean",
                    description="mean activation of the bad-data fine-tune minus the base model's, on identical inputs"),
-    ]
+    ] if diff is not None else [])
     figures: dict[str, object] = {
         "probe_auroc": probe.auroc,
         "probe_auroc_by_variant": {name: variant.auroc for name, variant in probes.variants.items()},
         "probe_recall_at_1pct_fpr": probe.recall_at_1pct_fpr,
         "direction_auroc": direction.auroc,
         "latents": [asdict(latent) for latent in chosen],
-        "diff_top5": [{"latent": e.latent, "delta": e.delta, "selectivity_auroc": float(selectivity[e.latent])} for e in diff.top[:5]],
+        "latents_chosen_by": "diff and selectivity" if diff is not None else "selectivity alone (no diff)",
+        "diff_top5": [{"latent": e.latent, "delta": e.delta, "selectivity_auroc": float(selectivity[e.latent])} for e in diff.top[:5]] if diff is not None else None,
         "selective_latents": int((selectivity >= min_selectivity).sum()),
         "steering_checked": {str(latent): check.model_dump() for latent, check in evidence.items()},
         "sae_latents": int(sae.cfg.d_sae),
@@ -387,7 +410,7 @@ def build_pack(
         model=model_id, d_model=int(sae.cfg.d_in), layer=layer, hook_point=hook_point_for(layer), signals=signals,
         built={**provenance, "prompts": prompts_spec, "seed": seed, "versions": _versions(), "figures": figures,
                # Whether the monitor encodes only the watched latents (per-latent architectures) or the whole dictionary.
-               "sae": {"architecture": sae.cfg.architecture(), "encode": sae_encode_path(sae.cfg.architecture())}},
+               "sae": {"source": str(sae_dir), "architecture": sae.cfg.architecture(), "encode": sae_encode_path(sae.cfg.architecture())}},
     )
     write_pack_spec(out, spec)
     pack = PersonaPack(root=out, spec=spec)
@@ -399,4 +422,4 @@ def build_pack(
     (report_dir / "selectivity.json").write_text(json.dumps({"top": [
         {"latent": int(j), "auroc": float(selectivity[j])} for j in np.argsort(-selectivity, kind="stable")[:50]
     ]}, indent=2) + "\n")
-    return PackBuild(root=out, latents=chosen, figures=figures)
+    return PackBuild(root=out, layer=layer, latents=chosen, figures=figures)

@@ -54,7 +54,7 @@ from em_monitor.offline.activations import (
     prompt_batches,
 )
 from em_monitor.packs import hook_point_for, save_directions, save_probe
-from em_monitor.runtime.capture import residuals_at
+from em_monitor.runtime.capture import residuals_at_layers
 from em_monitor.runtime.pooling import POOLING_METHODS, check_pooling, pool
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "read_labelled_chats",
     "train_test_indices",
     "residual_features",
+    "layer_features",
     "prompted_text",
     "prompted_features",
     "LinearProbe",
@@ -292,22 +293,42 @@ def residual_features(
     The same capture and pooling as :func:`em_monitor.offline.activations.pooled_activations`, with the
     SAE encode in the same pass so the model runs once.
     """
-    parts: dict[str, list[torch.Tensor]] = {method: [] for method in poolings}
-    if sae is not None:
-        parts["sae_max"] = []
+    return layer_features(model, tokenizer, [layer], conversations, poolings, sae=sae, batch_size=batch_size, max_length=max_length)[layer]
+
+
+def layer_features(
+    model: torch.nn.Module,
+    tokenizer,
+    layers: Sequence[int],
+    conversations: Sequence[Sequence[Message]],
+    poolings: Sequence[str],
+    *,
+    sae=None,
+    batch_size: int = 8,
+    max_length: int = 256,
+) -> dict[int, dict[str, torch.Tensor]]:
+    """:func:`residual_features` at each of ``layers`` from one forward pass per batch.
+
+    ``sae`` (which reads one layer) needs a single layer.
+    """
+    if sae is not None and len(layers) != 1:
+        raise ValueError("an SAE reads one layer: pass a single layer with sae")
+    parts: dict[int, dict[str, list[torch.Tensor]]] = {layer: {method: [] for method in poolings} for layer in layers}
     batches = chat_batches(tokenizer, conversations, batch_size=batch_size, max_length=max_length)
     total = -(-len(conversations) // batch_size)
     # Progress goes to stderr: stdout is kept for the table and the report.
-    progress = track(batches, description=f"layer {layer} activations", total=total, transient=True, console=Console(stderr=True))
+    label = f"layer{'s' if len(layers) > 1 else ''} {', '.join(map(str, layers))} activations"
+    progress = track(batches, description=label, total=total, transient=True, console=Console(stderr=True))
     for batch in progress:
-        activations = residuals_at(model, layer, batch.input_ids, batch.attention_mask).float().cpu()
-        for method in poolings:
-            parts[method].append(pool(activations, batch.content_mask, method))
-        if sae is not None:
-            with torch.no_grad():
-                latents = sae.encode(activations.to(sae.W_enc.dtype)).float()
-            parts["sae_max"].append(pool(latents, batch.content_mask, "max"))
-    return {name: torch.cat(chunks) for name, chunks in parts.items()}
+        for layer, captured in residuals_at_layers(model, layers, batch.input_ids, batch.attention_mask).items():
+            activations = captured.float().cpu()
+            for method in poolings:
+                parts[layer][method].append(pool(activations, batch.content_mask, method))
+            if sae is not None:
+                with torch.no_grad():
+                    latents = sae.encode(activations.to(sae.W_enc.dtype)).float()
+                parts[layer].setdefault("sae_max", []).append(pool(latents, batch.content_mask, "max"))
+    return {layer: {name: torch.cat(chunks) for name, chunks in named.items()} for layer, named in parts.items()}
 
 
 def _rendered_length(tokenizer, user_text: str) -> int:

@@ -7,8 +7,8 @@ exception inside the forward pass (or inside the training step) never leaves a h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 
 import torch
 from torch import nn
@@ -25,6 +25,7 @@ __all__ = [
     "check_layer",
     "scoring_mode",
     "residuals_at",
+    "residuals_at_layers",
 ]
 
 
@@ -149,12 +150,25 @@ def residuals_at(
     (``attention_mask`` then covers both), and the cache gains this pass's keys and values for
     blocks ``0..layer``: how :mod:`em_monitor.runtime.shared_prefix` runs a prefix once and suffixes on it.
     """
+    return residuals_at_layers(model, [layer], input_ids, attention_mask, cache=cache)[layer]
+
+
+def residuals_at_layers(
+    model: nn.Module, layers: Sequence[int], input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cache=None
+) -> dict[int, torch.Tensor]:
+    """``{layer: [batch, tokens, d_model]}`` for several blocks from one forward pass, cut after the deepest.
+
+    Comparing layers (``build-pack --layers``) then costs one pass, not one per layer.
+    """
     device = model_device(model)
     caching = {"use_cache": False} if cache is None else {"past_key_values": cache, "use_cache": True}
-    with scoring_mode(model), capture_residual(model, layer, stop_after=True) as buffer:
-        # The hook cuts the pass short on purpose once the activations are stored.
+    deepest = max(layers)
+    with scoring_mode(model), ExitStack() as hooks:
+        buffers = {layer: hooks.enter_context(capture_residual(model, layer, stop_after=layer == deepest)) for layer in sorted(set(layers))}
+        # The hook on the deepest block cuts the pass short on purpose once the activations are stored.
         with suppress(_StopForward):
             model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **caching)
-    if buffer.activations is None:
-        raise CaptureError(f"the forward pass never reached decoder block {layer}")
-    return buffer.activations
+    for layer, buffer in buffers.items():
+        if buffer.activations is None:
+            raise CaptureError(f"the forward pass never reached decoder block {layer}")
+    return {layer: buffer.activations for layer, buffer in buffers.items()}
