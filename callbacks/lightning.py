@@ -51,6 +51,8 @@ def find_model(pl_module: pl.LightningModule, attr: str | None = None) -> torch.
         return getattr(pl_module, attr)
     for module in pl_module.modules():
         config = getattr(module, "config", None)
+        # A vision-language model keeps width and depth in its text config (its vision tower, found later, has its own).
+        config = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
         if module is not pl_module and config is not None and hasattr(config, "num_hidden_layers") and hasattr(config, "hidden_size"):
             return module
     raise ValueError("em-monitor found no transformers model in the LightningModule; pass model_attr='<attribute name>'")

@@ -151,7 +151,7 @@ class PersonaPack:
     Example::
 
         pack = load_pack("builtin:smollm2")
-        pack.check_width(model.config.hidden_size)
+        pack.check_width(hidden_size(model))
         signals = pack.build_signals()
     """
 

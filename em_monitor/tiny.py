@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
     AutoModelForCausalLM,
     Gemma2Config,
+    Gemma3Config,
     Gemma3TextConfig,
     GPT2Config,
     GPT2LMHeadModel,
@@ -95,6 +96,12 @@ TINY_ARCHITECTURES: dict[str, Callable[[], PretrainedConfig]] = {
     # Gemma 2 and 3 alternate sliding-window and global attention layers; a window shorter than a prompt exercises both.
     "gemma2": lambda: Gemma2Config(**_SHAPE, **_HEAD, query_pre_attn_scalar=16, sliding_window=8),
     "gemma3_text": lambda: Gemma3TextConfig(**_SHAPE, **_HEAD, query_pre_attn_scalar=16, sliding_window=8),
+    # Gemma 3 from 4B up is a vision-language model: the language model sits beside a vision tower of the same depth here.
+    "gemma3": lambda: Gemma3Config(
+        text_config={**_SHAPE, **_HEAD, "query_pre_attn_scalar": 16, "sliding_window": 8},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 4, "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+        pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    ),
     "phi3": lambda: Phi3Config(**_SHAPE),
     "gpt2": lambda: GPT2Config(vocab_size=259, n_embd=64, n_layer=4, n_head=4, n_positions=512, bos_token_id=1, eos_token_id=2),
     "gpt_neox": lambda: GPTNeoXConfig(**{key: value for key, value in _SHAPE.items() if key != "num_key_value_heads"}),

@@ -42,7 +42,7 @@ def test_captured_activations_are_the_hidden_states_after_each_block(architectur
     with torch.no_grad():
         hidden = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True).hidden_states
     blocks = len(decoder_blocks(model))
-    assert blocks == model.config.num_hidden_layers == len(hidden) - 1
+    assert blocks == model.config.get_text_config().num_hidden_layers == len(hidden) - 1
     for layer in range(blocks - 1):  # the last entry of hidden_states has the final norm applied on most architectures
         # The probe passes' path (scoring mode, the forward cut after the block) ...
         torch.testing.assert_close(residuals_at(model, layer, batch.input_ids, batch.attention_mask), hidden[layer + 1], rtol=1e-5, atol=1e-6)
@@ -69,7 +69,7 @@ def test_the_shared_prefix_cache_scores_like_the_plain_pass(architecture, tokeni
 def test_steering_adds_the_vector_to_the_block_output(architecture, tokenizer):
     model = tiny_model(architecture)
     batch = encode_prompts(tokenizer, PROMPTS[:1], max_length=64)
-    vector = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    vector = torch.randn(model.config.get_text_config().hidden_size, generator=torch.Generator().manual_seed(0))
     plain = residuals_at(model, 1, batch.input_ids, batch.attention_mask)
     with steering(model, 1, vector):
         steered = residuals_at(model, 1, batch.input_ids, batch.attention_mask)

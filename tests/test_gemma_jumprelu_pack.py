@@ -17,7 +17,6 @@ import json
 import lightning.pytorch as pl
 import torch
 import yaml
-from sae_lens.registry import get_sae_class
 from torch.utils.data import DataLoader
 
 from em_monitor.callbacks import PersonaMonitor
@@ -29,25 +28,11 @@ from em_monitor.packs import load_pack
 from em_monitor.runtime.levels import Level
 from em_monitor.saes import load_sae
 from em_monitor.tiny import tiny_model
-from pack_inputs import write_bad_chats, write_labelled
+from pack_inputs import released_sae, write_bad_chats, write_labelled
 
 PLANT_STEP, STEPS, LAYER = 4, 8, 2
 SAMPLES = [{"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}: " + "ok " * (i % 4 + 1)}]}
            for i in range(40)]
-
-
-def jumprelu_sae(root):
-    sae_class, config_class = get_sae_class("jumprelu")
-    sae = sae_class(config_class(d_in=64, d_sae=128))
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, parameter in sae.named_parameters():
-            scale = 0.05 if name == "threshold" else 0.3
-            parameter.copy_(torch.rand(parameter.shape, generator=generator) * scale if name == "threshold"
-                            else torch.randn(parameter.shape, generator=generator) * scale)
-    sae.cfg.metadata.hook_name = f"blocks.{LAYER}.hook_resid_post"
-    sae.save_model(root)
-    return root
 
 
 class PlantedShift(pl.Callback):
@@ -72,7 +57,7 @@ def test_a_jumprelu_pack_on_a_gemma_model_drives_a_planted_shift_to_critical(tok
     tokenizer.save_pretrained(model_dir)
     bad = write_bad_chats(tmp_path / "bad.jsonl")
     out = tmp_path / "pack"
-    code = main(["build-pack", "--model", str(model_dir), "--sae", str(jumprelu_sae(tmp_path / "sae")), "--labelled", str(write_labelled(tmp_path / "l.jsonl")),
+    code = main(["build-pack", "--model", str(model_dir), "--sae", str(released_sae(tmp_path / "sae", layer=LAYER)), "--labelled", str(write_labelled(tmp_path / "l.jsonl")),
                  "--bad-data", str(bad), "--prompts", str(prompts_file), "--max-length", "96", "--latents", "2", "--min-selectivity", "0.5",
                  "--finetune-steps", "3", "--finetune-lr", "1e-2", "--out", str(out)])
     assert code == 0

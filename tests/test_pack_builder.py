@@ -250,3 +250,21 @@ def test_a_cuda_device_map_without_cuda_fails_with_the_fix(tiny_model_dir):
         pytest.skip("this machine has CUDA: the refusal is for machines without it")
     with pytest.raises(ModelLoadError, match="names a CUDA device"):
         load_model(str(tiny_model_dir), device_map="cuda:0")
+
+
+def test_a_released_sae_without_firing_rates_is_pruned_by_how_often_latents_fire_on_the_labelled_answers(
+        tiny_model_dir, pack_dir, prompts_file, tmp_path, monkeypatch):
+    """A release has no sparsity record; the pack still fits --max-sae-mb, and the watched latents score as in the whole SAE."""
+    from em_monitor.saes import load_sae
+
+    _no_training(monkeypatch, "--no-diff was given")
+    assert not (pack_dir / "sae" / "sparsity.safetensors").exists(), "this SAE carries no training record, like a release"
+    out = build_pack_cli(tiny_model_dir, pack_dir, prompts_file, tmp_path, "--no-diff", "--max-sae-mb", "0.02")
+    pack = load_pack(out)
+    figures = pack.spec.built["figures"]
+    assert 0 < figures["sae_rare_latents_pruned_for_size"] < 128 and figures["sae_latents"] == 128 - figures["sae_rare_latents_pruned_for_size"]
+    assert (out / "sae" / "sae_weights.safetensors").stat().st_size < 0.02e6 + 2_000  # the budget, plus the safetensors header
+    whole, pruned = load_sae(pack_dir / "sae"), load_sae(out / "sae")
+    x = torch.randn(5, 64)
+    for latent in figures["latents"]:
+        torch.testing.assert_close(pruned.encode(x)[:, latent["latent"]], whole.encode(x)[:, latent["dictionary_latent"]], rtol=1e-2, atol=1e-3)

@@ -104,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     sae_dir = args.sae.replace(LAYER_FIELD, str(layer)) if args.sae is not None and LAYER_FIELD in args.sae else args.sae
     if sae_dir is None:
         from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae
+        from em_monitor.runtime.capture import decoder_blocks
 
-        layer = layer if layer is not None else loaded.model.config.num_hidden_layers // 2
+        layer = layer if layer is not None else len(decoder_blocks(loaded.model)) // 2
         sae_dir = str(Path(args.out) / "report" / "sae-training")
         build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
     command = "em-monitor build-pack " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["build-pack"] else "em-monitor build-pack (Python API)"
@@ -134,13 +135,14 @@ def run(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace, loaded):
     """The fine-tune the diff compares against (None with --no-diff), and how it was made, for pack.yaml."""
     from em_monitor.errors import InputError
+    from em_monitor.runtime.capture import decoder_blocks, hidden_size
 
     if args.no_diff:
         return None, None
     if args.finetuned is not None:
         # Loaded and checked now, so a wrong path or shape stops the build before any work; nothing is trained here.
         tuned = load_model_from(args, args.finetuned).model
-        if tuned.config.hidden_size != loaded.model.config.hidden_size or tuned.config.num_hidden_layers != loaded.model.config.num_hidden_layers:
+        if (hidden_size(tuned), len(decoder_blocks(tuned))) != (hidden_size(loaded.model), len(decoder_blocks(loaded.model))):
             raise InputError(f"--finetuned {args.finetuned} is not a fine-tune of --model {args.model}: its width or depth differs")
         return (lambda _model: tuned), {"from": args.finetuned}
     from pathlib import Path

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     unchecked = None
     if args.model is not None and pack is not None:
         try:
-            model_config = load_model_config(args.model)
+            model_config = load_model_config(args.model).get_text_config()
             pack.check_width(int(model_config.hidden_size))
             check_layer(layer, int(model_config.num_hidden_layers), field="layer" if config.layer is not None else f"{pack.root / 'pack.yaml'}: layer")
         except InputError as error:

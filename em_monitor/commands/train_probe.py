@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         train_probes,
     )
     from em_monitor.paths import Output, check_outputs
-    from em_monitor.runtime.capture import CaptureError, decoder_blocks
+    from em_monitor.runtime.capture import CaptureError, decoder_blocks, hidden_size
     from em_monitor.runtime.pooling import check_pooling
 
     started = time.perf_counter()
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         n_blocks = len(decoder_blocks(loaded.model))
         if not 0 <= args.layer < n_blocks:
             raise CaptureError(f"--layer {args.layer} is out of range: {args.model} has decoder blocks 0..{n_blocks - 1}")
-        sae = _load_sae(args.sae, loaded.model.config.hidden_size) if "sae" in variants else None
+        sae = _load_sae(args.sae, hidden_size(loaded.model)) if "sae" in variants else None
         _status(f"variants {', '.join(variants)} at layer {args.layer}")
         result = train_probes(
             loaded.model, loaded.tokenizer, data, layer=args.layer, variants=variants, poolings=poolings, sae=sae,

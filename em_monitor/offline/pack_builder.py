@@ -51,7 +51,7 @@ from em_monitor.packs import (
     save_probe,
     write_pack_spec,
 )
-from em_monitor.runtime.capture import hidden_size
+from em_monitor.runtime.capture import decoder_blocks, hidden_size, model_device
 from em_monitor.runtime.pooling import POOLING_METHODS
 from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.signals import ProbeSignal, SignalSet, sae_encode_path
@@ -259,6 +259,11 @@ def prune_to_budget(sae, log10_rate: torch.Tensor | None, chosen: list[ChosenLat
     fits = latents_within(sae, max_bytes, dtype) if max_bytes is not None else int(sae.cfg.d_sae)
     if fits >= int(sae.cfg.d_sae) or log10_rate is None:
         return sae, chosen, 0
+    if sae_encode_path(sae.cfg.architecture()) == "full":
+        # TopK-style latents compete across the dictionary: dropping some would change the others' activations.
+        log.warning("build-pack: a %s SAE cannot be pruned to --max-sae-mb without changing its latents; the pack keeps all %d",
+                    sae.cfg.architecture(), int(sae.cfg.d_sae))
+        return sae, chosen, 0
     keep = budget_keep_mask(log10_rate, [latent.latent for latent in chosen], fits)
     new_ids = torch.cumsum(keep.long(), 0) - 1
     renumbered = [replace(latent, latent=int(new_ids[latent.latent]), dictionary_latent=latent.latent) for latent in chosen]
@@ -329,10 +334,11 @@ def build_pack(
     out = Path(out)
     report_dir = out / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    sae = load_sae(sae_dir, d_model=hidden_size(model))
+    # On the model's device: encoding a released SAE's 100k+ latents is most of the build's arithmetic.
+    sae = load_sae(sae_dir, d_model=hidden_size(model)).to(model_device(model))
     # An SAE reads one layer, which its hook name records: ``layer``, if given, must be that one.
     layer = sae_read_layer(layer, sae, sae_dir)
-    layer = layer if layer is not None else model.config.num_hidden_layers // 2
+    layer = layer if layer is not None else len(decoder_blocks(model)) // 2
     rates = firing_rates(Path(sae_dir))
     alive = alive_latents(rates) if prune_dead and rates is not None else None
     if alive is not None:
@@ -349,6 +355,11 @@ def build_pack(
     )
     train_rows, _ = train_test_indices(labelled, seed=seed)
     selectivity = latent_selectivity(torch.nan_to_num(features["sae_max"][train_rows], nan=0.0), labelled.labels[train_rows])
+    if rates is None:
+        # A released SAE comes without sae-lens's training record of firing rates; how often each latent fires
+        # on the labelled answers stands in for it when the pack must fit its size limit (a 131k-latent
+        # release is gigabytes; the rarest latents go first, never a watched one).
+        rates = torch.log10((features["sae_max"] > 0).double().mean(dim=0) + 1e-10)
 
     # 2. Model diffing against a fine-tune on bad data.
     diff = None

@@ -325,8 +325,9 @@ def layer_features(
             for method in poolings:
                 parts[layer][method].append(pool(activations, batch.content_mask, method))
             if sae is not None:
+                # Encoded where the SAE lives (the GPU, for a released SAE of 100k+ latents), pooled on the CPU.
                 with torch.no_grad():
-                    latents = sae.encode(activations.to(sae.W_enc.dtype)).float()
+                    latents = sae.encode(captured.to(device=sae.W_enc.device, dtype=sae.W_enc.dtype)).float().cpu()
                 parts[layer].setdefault("sae_max", []).append(pool(latents, batch.content_mask, "max"))
     return {layer: {name: torch.cat(chunks) for name, chunks in named.items()} for layer, named in parts.items()}
 

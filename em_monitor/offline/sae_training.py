@@ -50,6 +50,7 @@ from em_monitor.offline.activations import (
     content_token_activations,
     text_batches,
 )
+from em_monitor.runtime.capture import decoder_blocks
 from em_monitor.saes import load_sae
 from em_monitor.shipped import SHIPPED_DATA
 from em_monitor.textfiles import read_text
@@ -548,7 +549,7 @@ def build_sae(model: str | object, layer: int | None, out: str | Path, config: S
     start = time.monotonic()
     console = console or Console(stderr=True)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
-    n_layers = int(loaded.model.config.num_hidden_layers)
+    n_layers = len(decoder_blocks(loaded.model))
     layer = n_layers // 2 if layer is None else layer
     if not 0 <= layer < n_layers:
         raise ValueError(f"build-sae: --layer {layer} is out of range; {loaded.model_id} has blocks 0..{n_layers - 1}")

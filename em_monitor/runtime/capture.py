@@ -20,6 +20,7 @@ __all__ = [
     "ResidualBuffer",
     "decoder_blocks",
     "hidden_size",
+    "text_config",
     "model_device",
     "capture_residual",
     "check_layer",
@@ -52,7 +53,14 @@ def _model_config(model: nn.Module):
         config = getattr(inner(), "config", None) if callable(inner) else None
     if config is None:
         raise CaptureError(f"{type(model).__name__} has no transformers config; pass the Hugging Face model itself")
-    return config
+    # A vision-language model (Gemma 3 from 4B up) keeps the language model's width and depth in its
+    # text config; for a text-only model this is the config itself.
+    return config.get_text_config()
+
+
+def text_config(model: nn.Module):
+    """The config that describes the residual stream the monitor reads (width, depth)."""
+    return _model_config(model)
 
 
 def hidden_size(model: nn.Module) -> int:
@@ -70,17 +78,22 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
 
     Rather than hard-coding ``model.layers`` / ``transformer.h`` per family, take the shallowest
     ``ModuleList`` whose length equals the config's layer count: it is the block stack in every
-    decoder-only architecture transformers ships, and it survives PEFT/LoRA wrapping.
+    decoder-only architecture transformers ships, and it survives PEFT/LoRA wrapping. The search
+    runs inside the model's language decoder where transformers names one (``get_decoder``), so a
+    vision tower of the same depth in a vision-language model is never taken for it.
     """
     config = _model_config(model)
-    if getattr(config, "is_encoder_decoder", False):
+    if getattr(config, "is_encoder_decoder", False) or getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         # Its shallowest block list is the encoder's, which reads the prompt but never writes the answer.
         raise CaptureError(f"{type(model).__name__} is an encoder-decoder model; em-monitor reads the residual stream of "
                            "decoder-only causal LMs (Llama, Mistral, Qwen, Gemma, Phi-3, GPT-2, GPT-NeoX, ...)")
     n_layers = int(config.num_hidden_layers)
+    get_decoder = getattr(model, "get_decoder", None)
+    decoder = get_decoder() if callable(get_decoder) else None
+    root = decoder if isinstance(decoder, nn.Module) else model
     candidates = [
         (name.count("."), name, module)
-        for name, module in model.named_modules()
+        for name, module in root.named_modules()
         if isinstance(module, nn.ModuleList) and len(module) == n_layers
     ]
     if not candidates:
