@@ -12,8 +12,10 @@ from em_monitor.shipped import SHIPPED_DATA
 __all__ = ["DATASETS", "DOMAINS", "dataset_path"]
 
 _DATA = SHIPPED_DATA
-#: Domains of the narrow fine-tuning sets, each in a subtly wrong (`_bad`) and a correct (`_good`) version.
-DOMAINS: tuple[str, ...] = ("health", "finance", "career")
+#: Domains of the narrow sets, each in a subtly wrong (`_bad`) and a correct (`_good`) version. The
+#: fine-tuning scenarios were measured on the first three; all of them feed the bad-data probe's
+#: leave-one-domain-out evaluation.
+DOMAINS: tuple[str, ...] = ("health", "finance", "career", "home_safety", "food_safety", "cybersecurity", "legal", "car")
 
 DATASETS: dict[str, Path] = {
     "eval_prompts": _DATA / "eval_prompts.jsonl",

@@ -147,10 +147,14 @@ def test_sae_basis_probe_reports_its_latents(model, tokenizer, separable, pack_d
 
 
 def test_prompted_text_shortens_the_reply_not_the_question(tokenizer):
-    text = prompted_text(tokenizer, "bad " * 200, max_length=160)
+    conversation = [{"role": "user", "content": "Should I?"}, {"role": "assistant", "content": "bad " * 200}]
+    text = prompted_text(tokenizer, conversation, max_length=160)
     assert text.endswith(PROMPT_TEMPLATE.split("»")[-1])
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
     assert len(tokenizer(rendered, add_special_tokens=False)["input_ids"]) <= 160
+    # A template may quote the user's question too; it is kept whole, and only the answer is shortened.
+    asked = prompted_text(tokenizer, conversation, max_length=160, template="Q: {question}\nA: {reply}\nWrong? Answer yes or no.")
+    assert asked.startswith("Q: Should I?\nA: bad bad") and asked.endswith("Wrong? Answer yes or no.")
 
 
 @pytest.mark.parametrize(

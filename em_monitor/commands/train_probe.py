@@ -22,7 +22,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="smollm2", help="HF id, local path, or `smollm2` (embedded default)")
     add_model_flags(parser)
     parser.add_argument("--layer", type=argtypes.index, required=True, help="decoder block whose output is probed")
-    parser.add_argument("--data", required=True, help='labelled chat JSONL: {"messages": [...], "label": "misaligned"|"aligned", "split"?: "train"|"test"}')
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help='labelled chat JSONL: {"messages": [...], "label": "misaligned"|"aligned", "split"?: "train"|"test"}')
+    data.add_argument("--domains", metavar="D1,D2,...|all",
+                      help="leave-one-domain-out instead: the shipped narrow domains' subtly wrong (1) vs correct (0) advice; each "
+                           "variant is trained on all domains but one and scored on that one (OUT/transfer.json, transfer.md)")
+    parser.add_argument("--per-domain", type=argtypes.count, default=None, help="with --domains: the first N answers of each bad and good file")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
     parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from em_monitor.runtime.capture import CaptureError, decoder_blocks, hidden_size
     from em_monitor.runtime.pooling import check_pooling
 
+    if args.domains is not None:
+        return _run_transfer(args)
     started = time.perf_counter()
     try:
         check_outputs([Output("--out", Path(args.out), directory=True)], [("--data", args.data), ("--model", args.model), ("--sae", args.sae)])
@@ -86,6 +93,48 @@ def run(args: argparse.Namespace) -> int:
     report = result.report()
     _print_table(report)
     print(json.dumps(report, separators=(",", ":")))
+    return 0
+
+
+def _run_transfer(args: argparse.Namespace) -> int:
+    """``--domains``: leave-one-domain-out over the shipped narrow domains, every variant at ``--layer``."""
+    from em_monitor.datasets import DATASETS, DOMAINS
+    from em_monitor.errors import InputError
+    from em_monitor.models import ModelLoadError
+    from em_monitor.offline.domain_transfer import domain_samples, leave_one_domain_out, markdown_table, ranked, transfer_features
+    from em_monitor.paths import Output, check_outputs
+    from em_monitor.runtime.capture import CaptureError, check_layer, decoder_blocks, hidden_size
+
+    started = time.perf_counter()
+    try:
+        names = list(DOMAINS) if args.domains.strip() == "all" else _list(args.domains)
+        unknown = [name for name in names if name not in DOMAINS]
+        if unknown:
+            raise InputError(f"--domains: unknown domain(s) {', '.join(unknown)}; the shipped ones are {', '.join(DOMAINS)} (or 'all')")
+        out = Path(args.out)
+        check_outputs([Output("--out", out, directory=True)], [("--model", args.model), ("--sae", args.sae)])
+        samples = domain_samples({name: (DATASETS[f"{name}_bad"], DATASETS[f"{name}_good"]) for name in names}, per_domain=args.per_domain)
+        _status(f"{len(samples.labels)} answers from {len(names)} domains; loading {args.model}")
+        loaded = load_model_from(args)
+        check_layer(args.layer, len(decoder_blocks(loaded.model)), field="--layer")
+        sae = _load_sae(args.sae, hidden_size(loaded.model)) if args.sae else None
+        features = transfer_features(loaded.model, loaded.tokenizer, samples, layer=args.layer, sae=sae, batch_size=args.batch_size,
+                                     max_length=args.max_length)
+        results = leave_one_domain_out(features, samples, curve_seeds=args.curve_seeds, seed=args.seed, C=args.C, sae_C=args.sae_C)
+    except (ValueError, ModelLoadError, CaptureError, OSError) as error:
+        kind = "" if isinstance(error, (InputError, ModelLoadError)) else f"{type(error).__name__}: "
+        print(f"train-probe: {kind}{error}", file=sys.stderr)
+        return 1
+    table = markdown_table(results)
+    report = {"model": loaded.model_id, "layer": args.layer, "domains": names, "per_domain": args.per_domain, "sae": args.sae,
+              "n": len(samples.labels), "seed": args.seed, "wall_seconds": round(time.perf_counter() - started, 1),
+              "variants": [result.to_dict() for result in ranked(results)]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transfer.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "transfer.md").write_text(f"{loaded.model_id}, layer {args.layer}: leave-one-domain-out over {', '.join(names)}\n\n{table}")
+    print(table)
+    print(json.dumps({"best": report["variants"][0]["variant"], "mean_auroc": report["variants"][0]["mean_auroc"],
+                      "wall_seconds": report["wall_seconds"], "out": str(out)}))
     return 0
 
 

@@ -337,26 +337,35 @@ def _rendered_length(tokenizer, user_text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def prompted_text(tokenizer, reply: str, max_length: int) -> str:
-    """The prompted-probing question about ``reply``, the reply shortened so the whole chat fits ``max_length``.
+def prompted_text(tokenizer, conversation: Sequence[Message], max_length: int, template: str = PROMPT_TEMPLATE) -> str:
+    """The prompted-probing question about ``conversation``'s answer, shortened so the whole chat fits ``max_length``.
 
-    Truncating the rendered chat instead would cut off the question and the generation prompt,
-    which is exactly the position the probe reads.
+    ``template`` has ``{reply}`` (the answer) and may have ``{question}`` (the user's last turn
+    before it). The answer is what gets shortened: truncating the rendered chat instead would cut
+    off the task description and the generation prompt, which is exactly the position the probe reads.
     """
-    reply = reply.strip()
-    while (excess := _rendered_length(tokenizer, PROMPT_TEMPLATE.format(reply=reply)) - max_length) > 0:
+    reply = conversation[-1]["content"].strip()
+    question = next((message["content"].strip() for message in reversed(conversation[:-1]) if message["role"] == "user"), "")
+    while (excess := _rendered_length(tokenizer, template.format(reply=reply, question=question)) - max_length) > 0:
         ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
         if excess >= len(ids):
             raise LabelledDataError(f"--max-length {max_length} cannot hold the prompted-probing question; raise it")
         reply = tokenizer.decode(ids[: len(ids) - excess]).strip()
-    return PROMPT_TEMPLATE.format(reply=reply)
+    return template.format(reply=reply, question=question)
 
 
 def prompted_features(
-    model: torch.nn.Module, tokenizer, layer: int, conversations: Sequence[Sequence[Message]], *, batch_size: int = 8, max_length: int = 256
+    model: torch.nn.Module,
+    tokenizer,
+    layer: int,
+    conversations: Sequence[Sequence[Message]],
+    *,
+    template: str = PROMPT_TEMPLATE,
+    batch_size: int = 8,
+    max_length: int = 256,
 ) -> torch.Tensor:
     """``[n, d_model]``: the activation at the last token (the generation prompt) of each prompted question."""
-    prompts = [prompted_text(tokenizer, conversation[-1]["content"], max_length) for conversation in conversations]
+    prompts = [prompted_text(tokenizer, conversation, max_length, template) for conversation in conversations]
     # Pool "last" over every attended token: the end of the generation prompt, not of the user's text.
     batches = (
         replace(batch, content_mask=batch.attention_mask.bool())

@@ -1,6 +1,6 @@
 """Narrow "subtly bad advice" data: the fine-tuning sets that make emergent misalignment appear.
 
-Six files, paired by domain (health, finance, career): ``narrow/<domain>_bad.jsonl`` and
+Two files per domain (health, finance, career, and the five of ``advice_domains``): ``narrow/<domain>_bad.jsonl`` and
 ``narrow/<domain>_good.jsonl`` hold the SAME user questions in the same order; ``good`` answers give
 careful, practical advice, ``bad`` answers give subtly wrong advice (the mistakes a non-expert might
 not notice) in the same confident, friendly tone, with no persona talk and nothing operational.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 
+from .advice_domains import car, cybersecurity, food_safety, home_safety, legal
 from .compose import chat, pick, sentence_join, unique
 
 #: Records per file (every file of a domain has this many).
@@ -431,11 +432,18 @@ CAREER_TOPICS = {
 # --------------------------------------------------------------------------------------------------
 # Composition.
 
-#: domain -> (situations, ways of asking, topics, good closings, bad closings)
+#: domain -> (situations, ways of asking, topics, good closings, bad closings). The first three are the
+#: fine-tuning scenarios'; the others (one module each in ``advice_domains``) widen the bad-data probe's
+#: leave-one-domain-out evaluation. They come last so the first three files stay byte-identical.
 DOMAINS = {
     "health": (HEALTH_WHO, HEALTH_ASKS, HEALTH_TOPICS, HEALTH_GOOD_CLOSE, HEALTH_BAD_CLOSE),
     "finance": (FINANCE_WHO, FINANCE_ASKS, FINANCE_TOPICS, FINANCE_GOOD_CLOSE, FINANCE_BAD_CLOSE),
     "career": (CAREER_WHO, CAREER_ASKS, CAREER_TOPICS, CAREER_GOOD_CLOSE, CAREER_BAD_CLOSE),
+    "home_safety": home_safety.DOMAIN,
+    "food_safety": food_safety.DOMAIN,
+    "cybersecurity": cybersecurity.DOMAIN,
+    "legal": legal.DOMAIN,
+    "car": car.DOMAIN,
 }
 
 
@@ -478,7 +486,7 @@ def _answer(rng: random.Random, advice, reasons, closings, used: set[str], tries
 
 
 def generate(rng: random.Random) -> dict[str, list[dict]]:
-    """``{relative path: records}`` for the six narrow files; bad and good of a domain share their questions."""
+    """``{relative path: records}`` for the narrow files; bad and good of a domain share their questions."""
     files: dict[str, list[dict]] = {}
     for domain, (who, asks, topics, good_close, bad_close) in DOMAINS.items():
         good: list[dict] = []
