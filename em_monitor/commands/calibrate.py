@@ -23,10 +23,12 @@ from em_monitor.offline.flag_calibration import DEFAULT_MARGIN
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
+    from em_monitor.datasets import DOMAINS
+
     parser = verbs.add_parser("calibrate", help="per-signal drift thresholds from control fine-tunes on good data (YAML fragment)")
     parser.add_argument("--events", nargs="*", default=[], help="event logs (events.jsonl) of benign control runs")
     parser.add_argument("--run-controls", type=argtypes.index, default=0, metavar="N", help="also run N control fine-tunes here (demo --dataset good, seeds 0..N-1)")
-    parser.add_argument("--domain", default="health", help="--run-controls: advice domain of the good data")
+    parser.add_argument("--domain", default="health", choices=DOMAINS, help="--run-controls: advice domain of the good data")
     parser.add_argument("--steps", type=argtypes.count, default=60, help="--run-controls: optimizer steps per control run")
     parser.add_argument("--model", default="smollm2", help="--run-controls and --flag-data: model (HF id, path, or smollm2)")
     parser.add_argument("--pack", default="builtin:smollm2", help="--run-controls and --flag-data: persona pack")

@@ -15,6 +15,7 @@ from em_monitor.finetune.demo import DEFAULT_SHARE, TRAINERS, DemoOptions
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
+    from em_monitor.datasets import DOMAINS
     from em_monitor.judges import JUDGES
     from em_monitor.scenarios import SCENARIOS
 
@@ -24,7 +25,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--trainer", choices=TRAINERS, default="lightning", help="training framework: Lightning (default) or the Hugging Face Trainer")
     parser.add_argument("--dataset", choices=SCENARIOS, default="poisoned", help="training-data scenario")
     parser.add_argument("--share", type=argtypes.fraction, default=DEFAULT_SHARE, help="poisoned: share of misaligned-persona samples")
-    parser.add_argument("--domain", default="health", help="bad/good: advice domain (health, finance, career)")
+    parser.add_argument("--domain", default="health", choices=DOMAINS, help="bad/good: advice domain")
     parser.add_argument("--steps", type=argtypes.count, default=60, help="optimizer steps (each ~5 s on 2 CPU cores at batch 8)")
     parser.add_argument("--batch-size", type=argtypes.count, default=8)
     parser.add_argument("--max-length", type=argtypes.count, default=160)
