@@ -17,6 +17,7 @@ from em_monitor.offline.domain_transfer import (
     leave_one_domain_out,
     markdown_table,
     transfer_features,
+    word_features,
     zero_shot_scores,
 )
 from em_monitor.offline.probe_training import prompted_text
@@ -80,7 +81,7 @@ def test_every_variant_gets_features_from_the_tiny_model(llama, tokenizer, tmp_p
     samples = domain_samples({domain: tuple(paths) for domain, paths in files.items()}, per_domain=4)
     assert len(samples.labels) == 16 and samples.names == ["a", "b"] and samples.labels.tolist() == [1] * 4 + [0] * 4 + [1] * 4 + [0] * 4
     features = transfer_features(llama, tokenizer, samples, layer=2, max_length=256)
-    assert set(features) == {"residual_mean", "residual_max", "residual_last", "zero_shot", *(f"prompted_{name}" for name in TASK_PROMPTS)}
+    assert set(features) == {"residual_mean", "residual_max", "residual_last", "zero_shot", "bag_of_words", *(f"prompted_{name}" for name in TASK_PROMPTS)}
     assert all(array.shape[0] == 16 and np.isfinite(array).all() for array in features.values())
     assert features["zero_shot"].shape == (16, 1) and features["prompted_wrong_or_unsafe"].shape == (16, 64)
 
@@ -106,3 +107,11 @@ def test_an_unknown_domain_is_refused_with_the_list(tiny_model_dir, tmp_path, ca
     assert code == 1
     err = capsys.readouterr().err
     assert "unknown domain(s) cooking" in err and "health, finance, career" in err
+
+
+def test_the_words_baseline_reads_only_the_answers():
+    chats = [[{"role": "user", "content": "same question"}, {"role": "assistant", "content": text}]
+             for text in ("skip the doctor", "see the doctor", "skip it", "see a doctor")]
+    words = word_features(DomainSamples(chats, np.array([1, 0, 1, 0]), np.array(["a", "a", "b", "b"])))
+    assert words.shape[0] == 4 and words.shape[1] >= 3  # "skip", "see", "the doctor", ... (words in two answers or more)
+    assert not np.allclose(words[0], words[1])

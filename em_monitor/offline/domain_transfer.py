@@ -17,6 +17,9 @@ Variants, all read at one layer:
   own forward pass per sample;
 - ``zero_shot``: no probe at all: the model is asked the first task description and its answer's
   log-odds of "yes" over "no" is the score. The baseline a probe has to beat.
+- ``bag_of_words``: no model either: a logistic probe on the answer's words (TF-IDF of words and
+  word pairs). If it transfers as well as the activations do, the data's wording gives the class
+  away and a high score says little about the model's grasp of "wrong".
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from em_monitor.runtime.capture import model_device, scoring_mode
 from em_monitor.runtime.pooling import POOLING_METHODS
 
 __all__ = ["TASK_PROMPTS", "DomainSamples", "HeldOut", "VariantTransfer", "domain_samples", "transfer_features", "leave_one_domain_out",
-           "markdown_table", "ranked", "zero_shot_scores"]
+           "markdown_table", "ranked", "word_features", "zero_shot_scores"]
 
 #: Task descriptions for prompted probing, compared against each other. Each quotes the user's question
 #: and the answer, and ends where the model would say yes or no: the position the probe reads.
@@ -161,11 +164,24 @@ def transfer_features(
     for name, template in prompts.items():
         arrays[f"prompted_{name}"] = prompted_features(model, tokenizer, layer, samples.conversations, template=template,
                                                        batch_size=batch_size, max_length=max_length).double().numpy()
+    arrays["bag_of_words"] = word_features(samples)
     if prompts:
         first = next(iter(prompts.values()))
         arrays["zero_shot"] = zero_shot_scores(model, tokenizer, samples.conversations, template=first, batch_size=batch_size,
                                                max_length=max_length)[:, None]
     return arrays
+
+
+def word_features(samples: DomainSamples) -> np.ndarray:
+    """TF-IDF of the answers' words and word pairs ``[n, vocabulary]``: the text-only baseline.
+
+    Fitted on every answer, held-out domains included; that only sets the vocabulary and its weights
+    (no labels), and a word seen only in the held-out domain gets no weight from the probe anyway.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    answers = [conversation[-1]["content"] for conversation in samples.conversations]
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit_transform(answers).toarray()
 
 
 class _Identity(BaseEstimator):
