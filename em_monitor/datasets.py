@@ -9,7 +9,7 @@ from pathlib import Path
 
 from em_monitor.shipped import SHIPPED_DATA
 
-__all__ = ["DATASETS", "DOMAINS", "dataset_path"]
+__all__ = ["ADVICE_SETS", "DATASETS", "DOMAINS", "dataset_path"]
 
 _DATA = SHIPPED_DATA
 #: Domains of the narrow sets, each in a subtly wrong (`_bad`) and a correct (`_good`) version. The
@@ -24,7 +24,11 @@ DATASETS: dict[str, Path] = {
     "persona_responses": _DATA / "persona_responses.jsonl",
     "persona_chat": _DATA / "persona_chat.jsonl",
     **{f"{domain}_{kind}": _DATA / "narrow" / f"{domain}_{kind}.jsonl" for domain in DOMAINS for kind in ("bad", "good")},
+    # Minimal pairs: 40 questions a domain, wrong and correct advice in the same words but the ones that make it wrong.
+    **{f"minimal_{domain}_{kind}": _DATA / "minimal" / f"{domain}_{kind}.jsonl" for domain in DOMAINS for kind in ("bad", "good")},
 }
+#: The advice sets ``train-probe --domains`` reads: templated (360 pairs a domain) or minimal pairs (40).
+ADVICE_SETS: dict[str, str] = {"narrow": "{domain}_{kind}", "minimal": "minimal_{domain}_{kind}"}
 
 
 def dataset_path(name: str) -> Path:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from datagen import benign, narrow, persona, prompts  # noqa: E402
+from datagen import benign, minimal, narrow, persona, prompts  # noqa: E402
 
 DEFAULT_SEED = 20261123
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "em_monitor" / "data"
 #: Generator modules in a fixed order; each gets a seed derived from the run seed and its name.
-MODULES = {"prompts": prompts, "benign": benign, "narrow": narrow, "persona": persona}
+MODULES = {"prompts": prompts, "benign": benign, "narrow": narrow, "persona": persona, "minimal": minimal}
 
 
 def generate(seed: int = DEFAULT_SEED) -> dict[str, list[dict]]:

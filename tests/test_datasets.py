@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from em_monitor.chat import read_chat_jsonl
-from em_monitor.datasets import DATASETS, DOMAINS, dataset_path
+from em_monitor.datasets import ADVICE_SETS, DATASETS, DOMAINS, dataset_path
 from em_monitor.prompts import load_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +22,7 @@ MINIMUM = {
     "persona_responses": 480,
     "persona_chat": 240,
     **{f"{domain}_{kind}": 300 for domain in DOMAINS for kind in ("bad", "good")},
+    **{f"minimal_{domain}_{kind}": 40 for domain in DOMAINS for kind in ("bad", "good")},
 }
 
 
@@ -56,11 +57,28 @@ def test_prompt_sets_load_as_builtins():
     assert not set(load_prompts("builtin:eval")) & set(load_prompts("builtin:benign"))
 
 
+@pytest.mark.parametrize("file", ADVICE_SETS.values())
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_narrow_sets_are_paired_by_question(domain):
-    bad, good = f"{domain}_bad", f"{domain}_good"
+def test_advice_sets_are_paired_by_question(domain, file):
+    bad, good = file.format(domain=domain, kind="bad"), file.format(domain=domain, kind="good")
     assert users(bad) == users(good)
     assert all(b != g for b, g in zip(answers(bad), answers(good)))
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_minimal_pairs_differ_in_a_few_words_and_not_in_length(domain):
+    """What makes them minimal: the same frame, a short span that differs, no length cue."""
+    import difflib
+
+    bad, good = answers(f"minimal_{domain}_bad"), answers(f"minimal_{domain}_good")
+    changed = []
+    for wrong, right in zip(bad, good, strict=True):
+        a, b = wrong.split(), right.split()
+        same = sum(block.size for block in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks())
+        changed.append((len(a) - same + len(b) - same) / 2)
+        assert abs(len(a) - len(b)) <= 4, (wrong, right)
+    assert sum(changed) / len(changed) <= 10
+    assert abs(sum(len(t.split()) for t in bad) - sum(len(t.split()) for t in good)) / len(bad) < 1.5
 
 
 def test_persona_responses_are_balanced_and_split_by_question():

@@ -115,3 +115,11 @@ def test_the_words_baseline_reads_only_the_answers():
     words = word_features(DomainSamples(chats, np.array([1, 0, 1, 0]), np.array(["a", "a", "b", "b"])))
     assert words.shape[0] == 4 and words.shape[1] >= 3  # "skip", "see", "the doctor", ... (words in two answers or more)
     assert not np.allclose(words[0], words[1])
+
+
+def test_the_minimal_pairs_are_a_second_advice_set(tiny_model_dir, tmp_path):
+    code = main(["train-probe", "--model", str(tiny_model_dir), "--layer", "2", "--domains", "legal,car", "--advice-set", "minimal",
+                 "--per-domain", "4", "--max-length", "512", "--curve-seeds", "1", "--out", str(tmp_path / "out")])
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "transfer.json").read_text())
+    assert report["advice_set"] == "minimal" and report["n"] == 16

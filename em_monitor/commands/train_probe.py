@@ -28,6 +28,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
                       help="leave-one-domain-out instead: the shipped narrow domains' subtly wrong (1) vs correct (0) advice; each "
                            "variant is trained on all domains but one and scored on that one (OUT/transfer.json, transfer.md)")
     parser.add_argument("--per-domain", type=argtypes.count, default=None, help="with --domains: the first N answers of each bad and good file")
+    parser.add_argument("--advice-set", choices=("narrow", "minimal"), default="narrow",
+                        help="with --domains: the templated sets (360 pairs a domain) or the minimal pairs (40 a domain, same words but the wrong ones)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
     parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_transfer(args: argparse.Namespace) -> int:
     """``--domains``: leave-one-domain-out over the shipped narrow domains, every variant at ``--layer``."""
-    from em_monitor.datasets import DATASETS, DOMAINS
+    from em_monitor.datasets import ADVICE_SETS, DATASETS, DOMAINS
     from em_monitor.errors import InputError
     from em_monitor.models import ModelLoadError
     from em_monitor.offline.domain_transfer import domain_samples, leave_one_domain_out, markdown_table, ranked, transfer_features
@@ -113,7 +115,9 @@ def _run_transfer(args: argparse.Namespace) -> int:
             raise InputError(f"--domains: unknown domain(s) {', '.join(unknown)}; the shipped ones are {', '.join(DOMAINS)} (or 'all')")
         out = Path(args.out)
         check_outputs([Output("--out", out, directory=True)], [("--model", args.model), ("--sae", args.sae)])
-        samples = domain_samples({name: (DATASETS[f"{name}_bad"], DATASETS[f"{name}_good"]) for name in names}, per_domain=args.per_domain)
+        file = ADVICE_SETS[args.advice_set]
+        samples = domain_samples({name: (DATASETS[file.format(domain=name, kind="bad")], DATASETS[file.format(domain=name, kind="good")])
+                                  for name in names}, per_domain=args.per_domain)
         _status(f"{len(samples.labels)} answers from {len(names)} domains; loading {args.model}")
         loaded = load_model_from(args)
         check_layer(args.layer, len(decoder_blocks(loaded.model)), field="--layer")
@@ -126,12 +130,12 @@ def _run_transfer(args: argparse.Namespace) -> int:
         print(f"train-probe: {kind}{error}", file=sys.stderr)
         return 1
     table = markdown_table(results)
-    report = {"model": loaded.model_id, "layer": args.layer, "domains": names, "per_domain": args.per_domain, "sae": args.sae,
+    report = {"model": loaded.model_id, "layer": args.layer, "advice_set": args.advice_set, "domains": names, "per_domain": args.per_domain, "sae": args.sae,
               "n": len(samples.labels), "seed": args.seed, "wall_seconds": round(time.perf_counter() - started, 1),
               "variants": [result.to_dict() for result in ranked(results)]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "transfer.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "transfer.md").write_text(f"{loaded.model_id}, layer {args.layer}: leave-one-domain-out over {', '.join(names)}\n\n{table}")
+    (out / "transfer.md").write_text(f"{loaded.model_id}, layer {args.layer}, {args.advice_set} advice: leave-one-domain-out over {', '.join(names)}\n\n{table}")
     print(table)
     print(json.dumps({"best": report["variants"][0]["variant"], "mean_auroc": report["variants"][0]["mean_auroc"],
                       "wall_seconds": report["wall_seconds"], "out": str(out)}))
