@@ -268,3 +268,13 @@ def test_a_released_sae_without_firing_rates_is_pruned_by_how_often_latents_fire
     x = torch.randn(5, 64)
     for latent in figures["latents"]:
         torch.testing.assert_close(pruned.encode(x)[:, latent["latent"]], whole.encode(x)[:, latent["dictionary_latent"]], rtol=1e-2, atol=1e-3)
+
+
+def test_without_an_sae_one_is_trained_at_the_middle_block_and_the_pack_reads_it(tiny_model_dir, prompts_file, tmp_path, monkeypatch):
+    """No --sae and no --layer: build-sae's default block (the middle of 4) is recorded in the SAE and read back by the pack."""
+    _no_training(monkeypatch, "--no-diff was given")
+    out = build_pack_cli(tiny_model_dir, None, prompts_file, tmp_path, "--no-diff", "--sae-minutes", "0.05", where=())
+    pack = load_pack(out)
+    assert pack.spec.layer == 2
+    assert pack.spec.built["sae"]["source"] == str(out / "report" / "sae-training")
+    assert json.loads((out / "report" / "sae-training" / "report.json").read_text())["layer"] == 2

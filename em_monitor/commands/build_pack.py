@@ -104,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
     sae_dir = args.sae.replace(LAYER_FIELD, str(layer)) if args.sae is not None and LAYER_FIELD in args.sae else args.sae
     if sae_dir is None:
         from em_monitor.offline.sae_training import SaeTrainingConfig, build_sae
-        from em_monitor.runtime.capture import decoder_blocks
 
-        layer = layer if layer is not None else len(decoder_blocks(loaded.model)) // 2
+        # build_sae takes the middle block when no layer is chosen and records it, and build_pack reads it back from the SAE.
         sae_dir = str(Path(args.out) / "report" / "sae-training")
         build_sae(loaded, layer, sae_dir, SaeTrainingConfig(minutes=args.sae_minutes, seed=args.seed))
     command = "em-monitor build-pack " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["build-pack"] else "em-monitor build-pack (Python API)"

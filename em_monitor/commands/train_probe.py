@@ -48,7 +48,6 @@ def _list(value: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from em_monitor.errors import InputError
     from em_monitor.models import ModelLoadError
     from em_monitor.offline.probe_training import (
         VARIANTS,
@@ -83,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
             curve_seeds=args.curve_seeds, model_id=loaded.model_id,
         )
     except (ValueError, ModelLoadError, CaptureError, OSError) as error:
-        kind = "" if isinstance(error, (InputError, ModelLoadError)) else f"{type(error).__name__}: "
-        print(f"train-probe: {kind}{error}", file=sys.stderr)
-        return 1
+        return _failed(error)
     result.settings["wall_seconds"] = round(time.perf_counter() - started, 1)
     if args.sae:
         result.settings["sae"] = args.sae
@@ -126,9 +123,7 @@ def _run_transfer(args: argparse.Namespace) -> int:
                                      max_length=args.max_length)
         results = leave_one_domain_out(features, samples, curve_seeds=args.curve_seeds, seed=args.seed, C=args.C, sae_C=args.sae_C)
     except (ValueError, ModelLoadError, CaptureError, OSError) as error:
-        kind = "" if isinstance(error, (InputError, ModelLoadError)) else f"{type(error).__name__}: "
-        print(f"train-probe: {kind}{error}", file=sys.stderr)
-        return 1
+        return _failed(error)
     table = markdown_table(results)
     report = {"model": loaded.model_id, "layer": args.layer, "advice_set": args.advice_set, "domains": names, "per_domain": args.per_domain, "sae": args.sae,
               "n": len(samples.labels), "seed": args.seed, "wall_seconds": round(time.perf_counter() - started, 1),
@@ -140,6 +135,16 @@ def _run_transfer(args: argparse.Namespace) -> int:
     print(json.dumps({"best": report["variants"][0]["variant"], "mean_auroc": report["variants"][0]["mean_auroc"],
                       "wall_seconds": report["wall_seconds"], "out": str(out)}))
     return 0
+
+
+def _failed(error: Exception) -> int:
+    """One line on stderr: the message alone for the errors that explain themselves, the type too for the others."""
+    from em_monitor.errors import InputError
+    from em_monitor.models import ModelLoadError
+
+    kind = "" if isinstance(error, (InputError, ModelLoadError)) else f"{type(error).__name__}: "
+    print(f"train-probe: {kind}{error}", file=sys.stderr)
+    return 1
 
 
 def _status(message: str) -> None:

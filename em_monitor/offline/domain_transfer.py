@@ -46,7 +46,7 @@ from em_monitor.offline.probe_training import (
     recall_at_fpr,
 )
 from em_monitor.runtime.capture import model_device, scoring_mode
-from em_monitor.runtime.pooling import POOLING_METHODS
+from em_monitor.runtime.pooling import POOLING_METHODS, pool
 
 __all__ = ["TASK_PROMPTS", "DomainSamples", "HeldOut", "VariantTransfer", "domain_samples", "transfer_features", "leave_one_domain_out",
            "markdown_table", "ranked", "word_features", "zero_shot_scores"]
@@ -139,9 +139,7 @@ def zero_shot_scores(model: torch.nn.Module, tokenizer, conversations: Sequence[
     with scoring_mode(model):
         for batch in prompt_batches(tokenizer, prompts, batch_size=batch_size, max_length=max_length):
             logits = model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device)).logits.float()
-            positions = torch.arange(batch.attention_mask.shape[1])
-            last = torch.where(batch.attention_mask.bool(), positions, -1).amax(dim=1)
-            final = logits[torch.arange(logits.shape[0]), last.to(logits.device)].log_softmax(-1)
+            final = pool(logits, batch.attention_mask.to(logits.device), "last").log_softmax(-1)  # the generation prompt's last token
             scores.append((final[:, yes].logsumexp(-1) - final[:, no].logsumexp(-1)).cpu())
     return torch.cat(scores).double().numpy()
 
@@ -222,10 +220,10 @@ def leave_one_domain_out(
     for variant, X in plan.items():
         estimator = _estimator(variant, C, sae_C)
         held_out, curves = [], []
+        # An answer truncated away pools to NaN: it is left out, in training and in testing alike.
+        usable = np.isfinite(X).all(axis=1)
         for domain in samples.names:
             test = samples.domains == domain
-            # An answer truncated away pools to NaN: it is left out, in training and in testing alike.
-            usable = np.isfinite(X).all(axis=1)
             train_rows, test_rows = np.flatnonzero(~test & usable), np.flatnonzero(test & usable)
             y_train, y_test = samples.labels[train_rows], samples.labels[test_rows]
             scores = clone(estimator).fit(X[train_rows], y_train).decision_function(X[test_rows])

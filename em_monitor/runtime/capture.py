@@ -20,7 +20,6 @@ __all__ = [
     "ResidualBuffer",
     "decoder_blocks",
     "hidden_size",
-    "text_config",
     "model_device",
     "capture_residual",
     "check_layer",
@@ -56,11 +55,6 @@ def _model_config(model: nn.Module):
     # A vision-language model (Gemma 3 from 4B up) keeps the language model's width and depth in its
     # text config; for a text-only model this is the config itself.
     return config.get_text_config()
-
-
-def text_config(model: nn.Module):
-    """The config that describes the residual stream the monitor reads (width, depth)."""
-    return _model_config(model)
 
 
 def hidden_size(model: nn.Module) -> int:
