@@ -152,6 +152,7 @@ class TrainBatchConfig(_Strict):
     """
 
     every_n_steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="Score training batches every N optimizer steps (and at every step until the baseline is complete); null = the top-level every_n_steps.")
+    record_scores: bool = Field(False, description="Write every scored training sample's score, per signal, to the event log (`scores` events): what `calibrate` and flag studies read back. About 20 bytes a sample and signal.")
 
 
 class DistributedConfig(_Strict):

@@ -75,6 +75,20 @@ def test_trainer_scores_every_source_serves_metrics_and_logs_them(tokenizer, wri
     assert logged, "the signals went to the Trainer's own log"
 
 
+def test_recorded_scores_hold_every_scored_training_sample_per_signal_and_match_the_pass_mean(tokenizer, write_config, tmp_path):
+    config = write_config(sources=["prompts", "train_batch"], train_batch={"every_n_steps": 1, "record_scores": True})
+    monitor = PersonaMonitorCallback(config)
+    train(tmp_path, tokenizer, [monitor], 3)
+    events = read_events(tmp_path / "events.jsonl")
+    recorded = {e["step"]: e["signals"] for e in events if e["event"] == "scores"}
+    passes = {e["step"]: e["signals"] for e in events if e["event"] == "sample" and e["source"] == "train_batch"}
+    assert sorted(recorded) == [0, 1, 2] == sorted(passes)
+    for step, signals in recorded.items():
+        assert set(signals) == set(passes[step]) and all(len(values) == 4 for values in signals.values())
+        for name, values in signals.items():
+            assert sum(values) / len(values) == pytest.approx(passes[step][name]["value"], rel=1e-5, abs=1e-6)
+
+
 def test_stop_ends_training_through_trainer_control(tokenizer, write_config, tmp_path):
     # Any value warns: the first pass compared with the finished baseline raises the level.
     config = write_config(signals={"persona_probe": {"measure": "value", "warn": -1e6, "critical": 1e6}}, actions={"on_warn": ["log", "stop"]})

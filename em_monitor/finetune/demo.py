@@ -85,7 +85,8 @@ def demo_config(options: DemoOptions, out: Path, signal_names: list[str]) -> dic
         # The model's own answers to the judge's questions: where the persona shows first (FINDINGS.md),
         # and answers the behavioural check grades without generating them again.
         # Every training sample in front of the per-sample flags: scoring reuses the training forward (~3 ms a batch).
-        "train_batch": {"every_n_steps": options.train_batch_every},
+        # Every scored sample's scores go to the log too (`scores` events, ~70 kB a 60-step run): flags can be studied afterwards.
+        "train_batch": {"every_n_steps": options.train_batch_every, "record_scores": True},
         "generations": {"every_n_steps": options.generations_every, "prompts": str(out / EVAL_PROMPTS_FILE), "max_prompts": options.behaviour_prompts,
                         "max_new_tokens": options.behaviour_tokens, "batch_size": options.behaviour_prompts, "time_budget_seconds": 120},
         "signals": demo_signals(signal_names),

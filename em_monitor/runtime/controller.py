@@ -466,6 +466,8 @@ class Controller:
             with monitor.guard("score"):
                 changes += monitor.observe(step, "train_batch", train_scores.scores, train_scores.seconds)
                 monitor.flag_samples(step, train_scores.scores, origins=train_scores.origins)
+                if monitor.config.train_batch.record_scores:
+                    monitor.record_scores(step, train_scores.scores, origins=train_scores.origins)
         self._log_values()
         actions = tuple(monitor.actions_for(changes))
         # Judged only on passes that began after the attempt's last benign batch (an adapter may train that batch after begin_step).

@@ -64,7 +64,7 @@ from em_monitor.runtime.realign import Outcome
 __all__ = [
     "EVENT_KINDS", "ActionEvent", "AnsweredPrompt", "AnswersEvent", "BaselineEvent", "BehaviourEvent", "ErrorEvent", "Event", "EventRecord",
     "EventSchemaError", "FlaggedEvent", "HeaderEvent", "JudgedAnswer", "LevelEvent", "LevelName", "Measure", "Measured", "RealignReadyEvent",
-    "RealignmentEvent", "SampleEvent", "SignalFigures", "StartEvent", "UnknownEvent", "check_event", "parse_event", "read_events",
+    "RealignmentEvent", "SampleEvent", "ScoresEvent", "SignalFigures", "StartEvent", "UnknownEvent", "check_event", "parse_event", "read_events",
 ]
 
 #: A computed number: ``None`` where it was NaN or infinite (JSON cannot hold those; the log writes null).
@@ -208,6 +208,17 @@ class AnsweredPrompt(_Record):
     answer: str
 
 
+class ScoresEvent(EventRecord):
+    """Every training sample of one scored batch, per signal (``train_batch.record_scores``): the raw material of flag studies."""
+
+    event: Literal["scores"] = "scores"
+    step: int
+    #: Signal name → one score per sample, in batch order (null: nothing pooled, or not finite).
+    signals: dict[str, list[Measured]]
+    #: ``[rank, index in that rank's batch]`` per sample, when several ranks' batches were scored together.
+    origins: list[list[int]] | None = None
+
+
 class AnswersEvent(EventRecord):
     """A ``generations`` pass: how many prompts were answered, and the first answers for a human to read."""
 
@@ -285,7 +296,7 @@ class UnknownEvent(EventRecord):
 
 _KNOWN: dict[str, type[EventRecord]] = {
     HEADER_EVENT: HeaderEvent, "start": StartEvent, "sample": SampleEvent, "baseline": BaselineEvent, "level": LevelEvent,
-    "action": ActionEvent, "flagged": FlaggedEvent, "answers": AnswersEvent, "error": ErrorEvent, "realign_ready": RealignReadyEvent,
+    "action": ActionEvent, "flagged": FlaggedEvent, "scores": ScoresEvent, "answers": AnswersEvent, "error": ErrorEvent, "realign_ready": RealignReadyEvent,
     "realignment": RealignmentEvent, "behaviour": BehaviourEvent,
 }
 #: The kinds a writer may log (the header is the event log's own first line).
@@ -303,7 +314,7 @@ def _tag(record: Any) -> str:
 Event = Annotated[
     Annotated[HeaderEvent, Tag(HEADER_EVENT)] | Annotated[StartEvent, Tag("start")] | Annotated[SampleEvent, Tag("sample")]
     | Annotated[BaselineEvent, Tag("baseline")] | Annotated[LevelEvent, Tag("level")] | Annotated[ActionEvent, Tag("action")]
-    | Annotated[FlaggedEvent, Tag("flagged")] | Annotated[AnswersEvent, Tag("answers")] | Annotated[ErrorEvent, Tag("error")]
+    | Annotated[FlaggedEvent, Tag("flagged")] | Annotated[ScoresEvent, Tag("scores")] | Annotated[AnswersEvent, Tag("answers")] | Annotated[ErrorEvent, Tag("error")]
     | Annotated[RealignReadyEvent, Tag("realign_ready")] | Annotated[RealignmentEvent, Tag("realignment")]
     | Annotated[BehaviourEvent, Tag("behaviour")] | Annotated[UnknownEvent, Tag(_UNKNOWN)],
     Discriminator(_tag),

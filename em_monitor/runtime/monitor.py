@@ -203,6 +203,11 @@ class Monitor:
                 self._event("flagged", step=step, signal=signal, **where, score=float(per_sample[index]), measure=flag_measure, observed=float(measure[index]))
         return flagged
 
+    def record_scores(self, step: int, scores: Mapping[str, torch.Tensor], origins: Sequence[tuple[int, int]] | None = None) -> None:
+        """Log every sample's score, per signal: flags can then be studied and set afterwards on what the run really met."""
+        per_signal = {signal: [float(value) for value in values.detach().float().cpu()] for signal, values in scores.items()}
+        self._event("scores", step=step, signals=per_signal, origins=[list(origin) for origin in origins] if origins is not None else None)
+
     def actions_for(self, changes: list[LevelChange]) -> list[str]:
         """The configured actions for rising levels, each at most once, in configured order."""
         actions: list[str] = []
