@@ -102,6 +102,8 @@ class SignalSpec(_Strict):
     file: str = Field(min_length=1, pattern=r"^[^\x00-\x1f]*$")
     pooling: Pooling = "mean"
     latent: int | None = Field(default=None, ge=0)
+    #: Probes only: the score is the positive-class probability, or its log-odds (unbounded; what a per-sample flag needs).
+    output: Literal["probability", "logit"] = "probability"
     description: str = ""
     #: Baselines recorded when the pack was built, per source (``prompts``, ``train_batch``, ...).
     baseline: dict[str, BaselineStats] = Field(default_factory=dict)
@@ -112,6 +114,8 @@ class SignalSpec(_Strict):
     def _latent_only_for_sae(self) -> SignalSpec:
         if (self.kind == "sae_latent") != (self.latent is not None):
             raise ValueError("`latent` is required for kind sae_latent and not allowed otherwise")
+        if self.kind != "probe" and self.output != "probability":
+            raise ValueError("`output` applies to kind probe only; remove it")
         return self
 
 
@@ -198,7 +202,7 @@ class PersonaPack:
             elif spec.kind == "probe":
                 tensors = self._tensors(spec.file)
                 coef = self._vector(spec.file, tensors, "coef")
-                signals.append(ProbeSignal(spec.name, coef, tensors.get("intercept", torch.zeros(1)), spec.pooling))
+                signals.append(ProbeSignal(spec.name, coef, tensors.get("intercept", torch.zeros(1)), spec.pooling, spec.output))
             else:
                 saes.setdefault(f"{spec.file}:{spec.pooling}", {})[spec.name] = int(spec.latent)
                 poolings[f"{spec.file}:{spec.pooling}"] = spec.pooling

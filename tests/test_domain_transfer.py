@@ -123,3 +123,40 @@ def test_the_minimal_pairs_are_a_second_advice_set(tiny_model_dir, tmp_path):
     assert code == 0
     report = json.loads((tmp_path / "out" / "transfer.json").read_text())
     assert report["advice_set"] == "minimal" and report["n"] == 16
+
+
+def test_add_to_pack_ships_the_best_residual_variant_as_a_log_odds_probe_with_baselines(tiny_model_dir, pack_copy, tmp_path, capsys):
+    from em_monitor.packs import load_pack
+    from em_monitor.runtime.signals import ProbeSignal
+
+    def add(out: str) -> int:
+        return main(["train-probe", "--model", str(tiny_model_dir), "--layer", str(load_pack(pack_copy).layer), "--domains", "health,finance,career",
+                     "--per-domain", "6", "--max-length", "512", "--curve-seeds", "1", "--add-to-pack", str(pack_copy), "--out", str(tmp_path / out)])
+
+    assert add("first") == 0
+    report = json.loads((tmp_path / "first" / "transfer.json").read_text())
+    # Only the variants a training forward can compute were scored: no prompted pass, no zero-shot.
+    assert {variant["variant"] for variant in report["variants"]} == {"residual_mean", "residual_max", "residual_last", "direction_mean", "bag_of_words"}
+    best = next(variant for variant in report["variants"] if variant["variant"].startswith("residual_"))
+    pack = load_pack(pack_copy)
+    spec = next(signal for signal in pack.spec.signals if signal.name == "bad_advice")
+    assert spec.kind == "probe" and spec.output == "logit" and spec.pooling == best["variant"].removeprefix("residual_")
+    assert set(spec.baseline) == {"prompts", "responses"} and spec.baseline["responses"].count > 0
+    assert pack.spec.built["bad_advice"]["held_out_domains"] == ["home_safety", "food_safety", "cybersecurity", "legal", "car"]
+    assert pack.spec.built["bad_advice"]["leave_one_domain_out"]["mean_auroc"] == pytest.approx(best["mean_auroc"])
+    signal = next(s for s in pack.build_signals().signals if isinstance(s, ProbeSignal) and list(s.names) == ["bad_advice"])
+    assert signal.output == "logit"
+    # Adding again replaces the signal rather than listing it twice; the persona signals are kept.
+    before = [signal.name for signal in pack.spec.signals]
+    assert add("second") == 0
+    assert [signal.name for signal in load_pack(pack_copy).spec.signals] == before
+
+
+def test_add_to_pack_refuses_another_layer_than_the_packs(tiny_model_dir, pack_copy, tmp_path, capsys):
+    from em_monitor.packs import load_pack
+
+    other = load_pack(pack_copy).layer + 1
+    code = main(["train-probe", "--model", str(tiny_model_dir), "--layer", str(other), "--domains", "health,finance",
+                 "--add-to-pack", str(pack_copy), "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert f"pass --layer {other - 1}" in capsys.readouterr().err

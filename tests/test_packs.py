@@ -87,3 +87,12 @@ def test_the_shipped_pack_gives_reference_spreads_for_every_source():
     spreads = load_pack(BUILTIN_PACKS["smollm2"]).reference_spreads()
     assert spreads[("toxic_persona", "prompts")] != spreads[("toxic_persona", "train_batch")] == spreads[("toxic_persona", "generations")] > 0
     assert {source for _, source in spreads} == {"prompts", "train_batch", "generations"}
+
+
+def test_output_is_for_probes_only(pack):
+    def logit_direction(spec):
+        next(signal for signal in spec["signals"] if signal["kind"] == "direction")["output"] = "logit"
+
+    _edit_spec(pack, logit_direction)
+    with pytest.raises(PackError, match="`output` applies to kind probe only"):
+        load_pack(pack)

@@ -94,6 +94,9 @@ def test_probe_equals_sklearn_predict_proba():
     activations = torch.from_numpy(features).unsqueeze(1)
     scores = signal.score(activations, torch.ones(200, 1, dtype=torch.bool)).squeeze(-1).numpy()
     assert np.allclose(scores, model.predict_proba(features)[:, 1], atol=1e-5)
+    log_odds = ProbeSignal("p", torch.from_numpy(model.coef_[0]), torch.from_numpy(model.intercept_), pooling="mean", output="logit")
+    logits = log_odds.score(activations, torch.ones(200, 1, dtype=torch.bool)).squeeze(-1).numpy()
+    assert np.allclose(logits, model.decision_function(features), atol=1e-4)
 
 
 def test_direction_is_a_unit_projection():

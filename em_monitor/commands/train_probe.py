@@ -30,6 +30,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-domain", type=argtypes.count, default=None, help="with --domains: the first N answers of each bad and good file")
     parser.add_argument("--advice-set", choices=("narrow", "minimal"), default="narrow",
                         help="with --domains: the templated sets (360 pairs a domain) or the minimal pairs (40 a domain, same words but the wrong ones)")
+    parser.add_argument("--add-to-pack", metavar="PACK_DIR",
+                        help="with --domains: score only the residual variants, fit the best on every listed domain and add it to this pack "
+                             "as the `bad_advice` signal (log-odds; replaces an earlier one); --layer must be the pack's")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
     parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
@@ -101,6 +104,8 @@ def _run_transfer(args: argparse.Namespace) -> int:
     from em_monitor.errors import InputError
     from em_monitor.models import ModelLoadError
     from em_monitor.offline.domain_transfer import domain_samples, leave_one_domain_out, markdown_table, ranked, transfer_features
+    from em_monitor.packs import load_pack
+    from em_monitor.offline.bad_advice import residual_transfer_features
     from em_monitor.paths import Output, check_outputs
     from em_monitor.runtime.capture import CaptureError, check_layer, decoder_blocks, hidden_size
 
@@ -112,6 +117,9 @@ def _run_transfer(args: argparse.Namespace) -> int:
             raise InputError(f"--domains: unknown domain(s) {', '.join(unknown)}; the shipped ones are {', '.join(DOMAINS)} (or 'all')")
         out = Path(args.out)
         check_outputs([Output("--out", out, directory=True)], [("--model", args.model), ("--sae", args.sae)])
+        pack = load_pack(args.add_to_pack) if args.add_to_pack else None
+        if pack is not None and args.layer != pack.layer:
+            raise InputError(f"--layer {args.layer}: the pack in --add-to-pack {args.add_to_pack} reads layer {pack.layer}; pass --layer {pack.layer}")
         file = ADVICE_SETS[args.advice_set]
         samples = domain_samples({name: (DATASETS[file.format(domain=name, kind="bad")], DATASETS[file.format(domain=name, kind="good")])
                                   for name in names}, per_domain=args.per_domain)
@@ -119,9 +127,15 @@ def _run_transfer(args: argparse.Namespace) -> int:
         loaded = load_model_from(args)
         check_layer(args.layer, len(decoder_blocks(loaded.model)), field="--layer")
         sae = _load_sae(args.sae, hidden_size(loaded.model)) if args.sae else None
-        features = transfer_features(loaded.model, loaded.tokenizer, samples, layer=args.layer, sae=sae, batch_size=args.batch_size,
-                                     max_length=args.max_length)
+        if pack is not None:
+            features = residual_transfer_features(loaded.model, loaded.tokenizer, samples, layer=args.layer, batch_size=args.batch_size,
+                                                  max_length=args.max_length)
+        else:
+            features = transfer_features(loaded.model, loaded.tokenizer, samples, layer=args.layer, sae=sae, batch_size=args.batch_size,
+                                         max_length=args.max_length)
         results = leave_one_domain_out(features, samples, curve_seeds=args.curve_seeds, seed=args.seed, C=args.C, sae_C=args.sae_C)
+        if pack is not None:
+            _add_bad_advice(args, loaded, pack, features, samples, results, started)
     except (ValueError, ModelLoadError, CaptureError, OSError) as error:
         return _failed(error)
     table = markdown_table(results)
@@ -132,9 +146,30 @@ def _run_transfer(args: argparse.Namespace) -> int:
     (out / "transfer.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "transfer.md").write_text(f"{loaded.model_id}, layer {args.layer}, {args.advice_set} advice: leave-one-domain-out over {', '.join(names)}\n\n{table}")
     print(table)
-    print(json.dumps({"best": report["variants"][0]["variant"], "mean_auroc": report["variants"][0]["mean_auroc"],
+    print(json.dumps({"best": report["variants"][0]["variant"], "mean_auroc": report["variants"][0]["mean_auroc"], "added_to_pack": args.add_to_pack,
                       "wall_seconds": report["wall_seconds"], "out": str(out)}))
     return 0
+
+
+def _add_bad_advice(args: argparse.Namespace, loaded, pack, features, samples, results, started: float) -> None:
+    """``--add-to-pack``: the best packable variant, fitted on every listed domain, becomes the pack's ``bad_advice`` signal."""
+    from em_monitor.datasets import DATASETS, DOMAINS
+    from em_monitor.offline.bad_advice import add_to_pack, choose_variant, fit_bad_advice
+    from em_monitor.offline.probe_training import read_labelled_chats
+    from em_monitor.prompts import load_prompts
+
+    chosen = choose_variant(results)
+    probe = fit_bad_advice(features, samples, chosen, C=args.C)
+    labelled = read_labelled_chats(DATASETS["persona_responses"])
+    aligned = [conversation for conversation, label in zip(labelled.conversations, labelled.labels) if label == 0]
+    prompts = load_prompts(str(pack.spec.built.get("prompts", "builtin:eval")))
+    command = " ".join(["em-monitor train-probe", *sys.argv[2:]]) if len(sys.argv) > 1 and sys.argv[1] == "train-probe" else "train-probe"
+    provenance = {"by": command, "advice_set": args.advice_set, "per_domain": args.per_domain,
+                  "held_out_domains": [name for name in DOMAINS if name not in samples.names],
+                  "seconds": round(time.perf_counter() - started, 1)}
+    _status(f"adding {chosen.variant} (held-out-domain AUROC {chosen.mean_auroc:.3f}) to {pack.root} as `bad_advice`; baselines next")
+    add_to_pack(loaded.model, loaded.tokenizer, pack.root, probe, prompts=prompts, aligned_answers=aligned, provenance=provenance,
+                batch_size=args.batch_size, max_length=args.max_length)
 
 
 def _failed(error: Exception) -> int:

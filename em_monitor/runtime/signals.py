@@ -77,22 +77,27 @@ class DirectionSignal(Signal):
 
 
 class ProbeSignal(Signal):
-    """A logistic-regression probe: ``sigmoid(w · pool(x) + b)``, the positive-class probability.
+    """A logistic-regression probe: ``sigmoid(w · pool(x) + b)``, the positive-class probability, or its log-odds.
 
     Loads the ``coef_`` / ``intercept_`` of a scikit-learn ``LogisticRegression`` so the score
-    equals its ``predict_proba(...)[:, 1]`` on the same pooled features.
+    equals its ``predict_proba(...)[:, 1]`` (``output="logit"``: its ``decision_function``) on the
+    same pooled features. The log-odds suit a per-sample flag: a probability saturates, so once
+    clean samples reach 0.999 no threshold is left between them and the bad ones.
     """
 
     kind = "probe"
 
-    def __init__(self, name: str, coef: torch.Tensor, intercept: torch.Tensor | float, pooling: str = "mean") -> None:
+    def __init__(self, name: str, coef: torch.Tensor, intercept: torch.Tensor | float, pooling: str = "mean",
+                 output: str = "probability") -> None:
         super().__init__([name], pooling)
         self.coef = coef.detach().float().flatten()
         self.intercept = float(torch.as_tensor(intercept).flatten()[0])
+        self.output = output
 
     def score(self, activations: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pooled = pool(activations.float(), mask, self.pooling)
-        return torch.sigmoid(pooled @ self.coef.to(pooled.device) + self.intercept).unsqueeze(-1)
+        logit = pooled @ self.coef.to(pooled.device) + self.intercept
+        return (logit if self.output == "logit" else torch.sigmoid(logit)).unsqueeze(-1)
 
 
 def sae_encode_path(architecture: str) -> str:
