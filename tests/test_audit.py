@@ -164,6 +164,9 @@ def test_cli_end_to_end(planted, tokenizer, pack_dir, tmp_path, capsys):
     stderr = capsys.readouterr().err
     assert json.loads(stderr.strip().splitlines()[-1]) == summary
     assert set(summary["top"][:3]) == PLANTED and summary["auroc"]["persona_direction"] == 1.0
+    # The cost per sample: scoring alone, and with the base model's own answers (which take longer).
+    per_100 = summary["seconds_per_100_samples"]
+    assert 0 < per_100["scoring"] < per_100["total"] and "s per 100 samples to score" in stderr
 
     assert main(argv + ["--no-generate", "--z", "1e9"]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -178,3 +181,13 @@ def test_cli_reports_bad_labels(tmp_path, pack_dir, capsys):
     data.write_text(json.dumps({**SAMPLES[0], "label": "maybe"}) + "\n")
     assert main(["audit", "--model", str(tmp_path / "none"), "--pack", str(pack_dir), "--data", str(data), "--out", str(tmp_path / "o.jsonl")]) == 1
     assert "label 'maybe' is not valid" in capsys.readouterr().err
+
+
+def test_a_log_odds_probe_flags_at_zero(planted, tokenizer, pack_copy):
+    spec = yaml.safe_load((pack_copy / "pack.yaml").read_text())
+    next(signal for signal in spec["signals"] if signal["name"] == "persona_probe")["output"] = "logit"
+    (pack_copy / "pack.yaml").write_text(yaml.safe_dump(spec))
+    result = audit_samples(planted, tokenizer, load_pack(pack_copy), CHATS, generate=False)
+    logits = np.array([record["scores"]["persona_probe"] for record in result.records])
+    assert (logits < 0).any() or (logits > 1).any()  # log-odds, not a probability
+    assert [("persona_probe" in record["flagged"]) for record in result.records] == (logits >= 0).tolist()

@@ -74,6 +74,8 @@ def _report(summary: dict, out: str, summary_file) -> None:
     if "auroc" in summary:
         aurocs = ", ".join(f"{name} {value:.3f}" if value is not None else f"{name} n/a" for name, value in summary["auroc"].items())
         lines.append(f"audit: AUROC on {summary['labelled']} labelled samples: {aurocs}")
+    per_100 = summary["seconds_per_100_samples"]
+    lines.append(f"audit: {per_100['scoring']:.1f} s per 100 samples to score" + (f", {per_100['total']:.1f} s with the base model's own answers" if "total" in per_100 else ""))
     lines.append(f"audit: summary in {summary_file}")
     print("\n".join(lines), file=sys.stderr)
     print(json.dumps(summary), file=sys.stderr)

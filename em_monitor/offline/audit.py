@@ -9,7 +9,8 @@ training batches:
 * ``scores``: each signal on the training answer;
 * ``z``: per signal, against the pack's baseline for source ``responses`` when it has one, else a
   robust z against the dataset itself (median, 1.4826 · MAD);
-* ``flagged``: signals with ``z >= z_threshold``; probes when their probability is >= 0.5;
+* ``flagged``: signals with ``z >= z_threshold``; probes when their probability is >= 0.5 (log-odds >= 0
+  for a probe whose pack output is ``logit``, such as ``bad_advice``);
 * ``rank``: 1 = most suspicious by the mean of the per-signal z-scores;
 * ``projection_difference``: training answer's score minus the base model's greedy answer's.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,7 @@ __all__ = [
 
 #: The pack baseline source the audit compares training answers with.
 BASELINE_SOURCE = "responses"
-#: Probes output a probability; a sample is flagged by a probe at or above this.
+#: Probes output a probability; a sample is flagged by a probe at or above this (log-odds probes: at or above 0, the same decision).
 PROBE_THRESHOLD = 0.5
 #: 1.4826 · MAD estimates the standard deviation of normally distributed data.
 MAD_SCALE = 1.4826
@@ -161,18 +163,23 @@ def audit_samples(
     pack.check_width(hidden_size(model))
     signals = signals or pack.build_signals()
     options = {"batch_size": batch_size, "max_length": max_length}
+    started = time.perf_counter()
     scores = score_answers(model, tokenizer, signals, pack.layer, conversations, **options)
+    # What one more sample costs: the scoring pass alone (a forward over the sample, every signal read from it) and with the own-answer step.
+    seconds = {"scoring": time.perf_counter() - started}
     differences = None
     if generate:
         prompts = [list(conversation)[:-1] for conversation in conversations]
         answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, max_length=max_length, description="audit: base model answers")
         own = _score_own_answers(model, tokenizer, signals, pack.layer, prompts, answers, options)
         differences = {name: scores[name] - own[name] for name in signals.names}
+    seconds["total"] = time.perf_counter() - started
     baselines = {spec.name: spec.baseline.get(BASELINE_SOURCE) for spec in pack.spec.signals}
     z, references = {}, {}
     for name in signals.names:
         z[name], references[name] = z_scores(scores[name], baselines.get(name))
-    flags = {name: _flags(signals.kinds[name], scores[name], z[name], z_threshold) for name in signals.names}
+    outputs = {spec.name: spec.output for spec in pack.spec.signals}
+    flags = {name: _flags(signals.kinds[name], outputs.get(name, "probability"), scores[name], z[name], z_threshold) for name in signals.names}
     rank_score = _mean_z(z, len(conversations))
     order = np.argsort(-rank_score, kind="stable")
     ranks = np.empty(len(order), dtype=int)
@@ -197,6 +204,8 @@ def audit_samples(
         "flagged_any": int(np.any([flags[name] for name in signals.names], axis=0).sum()),
         "flagged": {name: int(flags[name].sum()) for name in signals.names},
         "top": [int(i) for i in order[:10]],
+        "seconds": {stage: round(value, 2) for stage, value in seconds.items()},
+        "seconds_per_100_samples": {stage: round(100 * value / len(conversations), 2) for stage, value in seconds.items()},
         "signals": {
             name: {"kind": signals.kinds[name], **references[name], "unscored": int((~np.isfinite(scores[name])).sum())}
             for name in signals.names
@@ -219,9 +228,11 @@ def _score_own_answers(model, tokenizer, signals, layer, prompts, answers, optio
     return own
 
 
-def _flags(kind: str, scores: np.ndarray, z: np.ndarray, z_threshold: float) -> np.ndarray:
+def _flags(kind: str, output: str, scores: np.ndarray, z: np.ndarray, z_threshold: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # NaN compares False: an unscored sample is never flagged
-        return scores >= PROBE_THRESHOLD if kind == "probe" else z >= z_threshold
+        if kind == "probe":
+            return scores >= (0.0 if output == "logit" else PROBE_THRESHOLD)
+        return z >= z_threshold
 
 
 def _mean_z(z: Mapping[str, np.ndarray], n: int) -> np.ndarray:
