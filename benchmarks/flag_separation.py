@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
             clean_chats, persona_chats = clean_chats[:24], persona_chats[:24]
         loaded, pack = load_model(args.model), load_pack(args.pack)
         kinds = {spec.name: spec.kind for spec in pack.spec.signals}
+        ceilings = {spec.name: spec.ceiling for spec in pack.spec.signals if spec.ceiling is not None}
         names = [name for name in args.signals if name in kinds] or list(kinds)[:2]
         signals = pack.build_signals()
         clean = score_answers(loaded.model, loaded.tokenizer, signals, pack.layer, clean_chats, max_length=args.max_length)
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
         labels = np.r_[np.zeros(good.size), np.ones(bad.size)]
         by_margin = []
         for margin in MARGINS:
-            calibrated = flag_thresholds({name: good}, kinds, margin=margin)[0].get(name)
+            calibrated = flag_thresholds({name: good}, ceilings, margin=margin)[0].get(name)
             # flag_thresholds leaves out a flag that cannot fire; it is still shown, with its recall (0).
             usable = calibrated is not None
             flag = calibrated.flag if usable else flag_threshold(good, margin)

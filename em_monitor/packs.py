@@ -110,6 +110,11 @@ class SignalSpec(_Strict):
     #: For SAE latents checked by steering at build time: the evidence that they are causal.
     steering: SteeringEvidence | None = None
 
+    @property
+    def ceiling(self) -> float | None:
+        """The largest value the signal can take, where it has one: a probe's probability (its log-odds are unbounded)."""
+        return 1.0 if self.kind == "probe" and self.output == "probability" else None
+
     @model_validator(mode="after")
     def _latent_only_for_sae(self) -> SignalSpec:
         if (self.kind == "sae_latent") != (self.latent is not None):

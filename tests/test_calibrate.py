@@ -115,7 +115,7 @@ def test_calibrate_runs_control_fine_tunes_and_judges_another_run(tiny_model_dir
 
 def test_a_flag_sits_a_margin_of_clean_stds_above_the_clean_maximum():
     clean = np.array([0.0, 0.0, 1.0, 2.0, np.nan, 4.0])
-    thresholds, unusable = flag_thresholds({"latent": clean}, {"latent": "sae_latent"}, margin=2.0)
+    thresholds, unusable = flag_thresholds({"latent": clean}, {}, margin=2.0)
     finite = clean[np.isfinite(clean)]
     assert thresholds["latent"].flag == pytest.approx(4.0 + 2.0 * finite.std(ddof=1))
     assert thresholds["latent"].samples == 5 and not unusable
@@ -124,9 +124,13 @@ def test_a_flag_sits_a_margin_of_clean_stds_above_the_clean_maximum():
 def test_a_probe_already_near_one_on_clean_data_and_a_constant_signal_get_no_flag():
     rng = np.random.default_rng(0)
     scores = {"probe": np.concatenate([rng.uniform(0.0, 0.5, 50), [0.999]]), "dead": np.zeros(51), "latent": rng.exponential(1.0, 51)}
-    thresholds, unusable = flag_thresholds(scores, {"probe": "probe", "dead": "sae_latent", "latent": "sae_latent"})
+    thresholds, unusable = flag_thresholds(scores, {"probe": 1.0})
     assert set(thresholds) == {"latent"}
     assert "could never fire" in unusable["probe"] and "constant" in unusable["dead"]
+    # The same probe read as log-odds has no ceiling: its flag lands above the clean maximum and can fire.
+    log_odds = np.log(scores["probe"] / (1 - scores["probe"]))
+    thresholds, unusable = flag_thresholds({"probe": log_odds}, {})
+    assert thresholds["probe"].flag > np.log(999) and not unusable
 
 
 def test_the_held_out_false_flag_rate_falls_as_the_margin_grows():
@@ -184,3 +188,18 @@ def test_calibrate_scores_clean_data_and_writes_flags_no_clean_sample_reaches(ti
     assert "--flag-data" in (out / "thresholds.yaml").read_text().splitlines()[0]
     assert main(["calibrate", "--events", str(log), "--flag-data", str(clean), "--flag-signals", "no_such_signal",
                  "--model", str(tiny_model_dir), "--pack", str(pack_dir), "--out", str(out)]) == 1
+
+
+def test_flags_alone_need_no_control_runs(tiny_model_dir, pack_dir, tmp_path):
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+                                                      {"role": "assistant", "content": f"A calm answer number {i}."}]}) + "\n"
+                             for i in range(8)))
+    out = tmp_path / "flags"
+    assert main(["calibrate", "--flag-data", str(clean), "--flag-signals", "persona_direction", "--model", str(tiny_model_dir),
+                 "--pack", str(pack_dir), "--flag-max-length", "64", "--out", str(out)]) == 0
+    text = (out / "thresholds.yaml").read_text()
+    assert "# Controls: none (per-sample flags only)" in text
+    rule = yaml.safe_load(text)["signals"]["persona_direction"]
+    assert rule["flag_measure"] == "value" and rule["sources"] == ["train_batch"]
+    assert main(["calibrate", "--out", str(tmp_path / "nothing")]) == 2

@@ -69,19 +69,20 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(outputs, [*inputs, ("--pack", pack_directory(args.pack)), ("--model", args.model)])
     out.mkdir(parents=True, exist_ok=True)
     event_logs = [Path(path) for path in args.events] + _run_controls(args, out)
-    if not event_logs:
-        console.print("[red]em-monitor calibrate: no control runs; give --events FILE... or --run-controls N[/red]")
+    if not event_logs and not args.flag_data:
+        console.print("[red]em-monitor calibrate: no control runs; give --events FILE... or --run-controls N (or only --flag-data, for flags alone)[/red]")
         return 2
     try:
         controls = [read_run(path) for path in event_logs]
-        thresholds = calibrate(controls, sources=args.sources, margin=args.margin, critical_gap=args.critical_gap, signals=args.signals)
+        # Flags alone need no control runs: they come from clean data, not from runs.
+        thresholds = calibrate(controls, sources=args.sources, margin=args.margin, critical_gap=args.critical_gap, signals=args.signals) if controls else {}
         checks = {path: first_crossings(read_run(path), thresholds) for path in args.check}
         flags, unusable = _flag_thresholds(args) if args.flag_data else ({}, {})
     except (OSError, ValueError, ModelLoadError) as error:
         console.print(f"[red]em-monitor calibrate: {error}[/red]")
         return 1
     command = "em-monitor calibrate " + shlex.join(_argv(args))
-    header = f"# Calibrated by: {command}\n# Controls: {', '.join(map(str, event_logs))}\n"
+    header = f"# Calibrated by: {command}\n# Controls: {', '.join(map(str, event_logs)) or 'none (per-sample flags only)'}\n"
     (out / "thresholds.yaml").write_text(header + yaml.safe_dump(config_fragment(thresholds, flags={name: f.flag for name, f in flags.items()}), sort_keys=False))
     report = {"command": command, "controls": [str(path) for path in event_logs], "sources": args.sources, "margin": args.margin,
               "critical_gap": args.critical_gap, "signals": {name: t.as_dict() for name, t in thresholds.items()}, "checks": checks,
@@ -137,17 +138,18 @@ def _flag_thresholds(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
     from em_monitor.runtime.capture import hidden_size
 
     pack = load_pack(args.pack)
-    kinds = {spec.name: spec.kind for spec in pack.spec.signals}
-    unknown = sorted(set(args.flag_signals or []) - set(kinds))
+    names = [spec.name for spec in pack.spec.signals]
+    unknown = sorted(set(args.flag_signals or []) - set(names))
     if unknown:
-        raise ValueError(f"--flag-signals: the pack has no signal {', '.join(unknown)} (has: {', '.join(kinds)})")
+        raise ValueError(f"--flag-signals: the pack has no signal {', '.join(unknown)} (has: {', '.join(names)})")
     conversations = [chat for path in args.flag_data for chat in read_chat_jsonl(path)]
     loaded = load_model(args.model)
     pack.check_width(hidden_size(loaded.model))
     scores = score_answers(loaded.model, loaded.tokenizer, pack.build_signals(), pack.layer, conversations,
                            max_length=args.flag_max_length, description="calibrate: scoring clean samples")
-    chosen = {name: scores[name] for name in (args.flag_signals or kinds)}
-    return flag_thresholds(chosen, kinds, margin=args.flag_margin)
+    chosen = {name: scores[name] for name in (args.flag_signals or names)}
+    ceilings = {spec.name: spec.ceiling for spec in pack.spec.signals if spec.ceiling is not None}
+    return flag_thresholds(chosen, ceilings, margin=args.flag_margin)
 
 
 def _argv(args: argparse.Namespace) -> list[str]:

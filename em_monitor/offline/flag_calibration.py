@@ -35,10 +35,6 @@ DEFAULT_MARGIN = 2.0
 #: Random half splits behind the held-out false-flag estimate: enough for a stable mean at ~1e-3.
 HELD_OUT_SPLITS = 200
 
-#: Largest value each signal kind can take; a flag at or above it never fires.
-KIND_CEILINGS: dict[str, float] = {"probe": 1.0}
-
-
 @dataclass
 class FlagThreshold:
     """One signal's per-sample flag threshold and the clean-data figures it comes from."""
@@ -76,13 +72,14 @@ def held_out_false_flag_rate(values: np.ndarray, margin: float, *, splits: int =
 
 
 def flag_thresholds(
-    clean_scores: Mapping[str, np.ndarray], kinds: Mapping[str, str], *, margin: float = DEFAULT_MARGIN
+    clean_scores: Mapping[str, np.ndarray], ceilings: Mapping[str, float], *, margin: float = DEFAULT_MARGIN
 ) -> tuple[dict[str, FlagThreshold], dict[str, str]]:
     """``flag`` = highest clean value + ``margin`` × clean std, per signal; and why the others were left out.
 
     ``clean_scores`` holds each signal's per-sample values on clean data (NaN: a sample with no
-    scorable answer token, ignored). Returns ``(thresholds, unusable)``: ``unusable`` maps a
-    signal to the reason it has no threshold.
+    scorable answer token, ignored). ``ceilings``: the largest value a bounded signal can take
+    (:attr:`~em_monitor.packs.SignalSpec.ceiling`); a flag at or above it never fires. Returns
+    ``(thresholds, unusable)``: ``unusable`` maps a signal to the reason it has no threshold.
     """
     if margin < 0:
         raise ValueError(f"flag margin must be >= 0 (got {margin})")
@@ -95,7 +92,7 @@ def flag_thresholds(
             unusable[name] = f"only {values.size} clean sample(s) scored; give more clean data"
             continue
         top, spread, flag = float(values.max()), float(values.std(ddof=1)), flag_threshold(values, margin)
-        ceiling = KIND_CEILINGS.get(kinds.get(name, ""))
+        ceiling = ceilings.get(name)
         if spread == 0:
             unusable[name] = f"constant ({top:g}) on every clean sample: no scale for a margin"
         elif ceiling is not None and flag >= ceiling:
