@@ -73,6 +73,20 @@ def test_flag_separation_quick_reports_recall_and_held_out_false_flags_per_margi
         assert all(a["flag"] <= b["flag"] and a["recall"] >= b["recall"] for a, b in zip(margins, margins[1:]))
 
 
+def test_flag_recall_quick_compares_base_flags_alone_and_together_with_the_run_relative_rule():
+    report = run_quick("flag_recall.py")
+    assert report["benchmark"] == "flag_recall" and report["seeds"] == [0, 1]
+    # The study pack reads every SAE latent under the other poolings too, and the recorded scores reach the analysis.
+    assert {"toxic_persona__mean", "toxic_persona__last", "persona_direction__max"} <= set(report["separation"])
+    rules = report["rules"]
+    for margin in ("0", "1", "2"):
+        alone = [rules[f"{name} >= flag@{margin}"] for name in ("persona_direction", "persona_probe") if f"{name} >= flag@{margin}" in rules]
+        either = rules.get(f"persona_direction+persona_probe >= flag@{margin}")
+        if either is not None:  # a union catches at least what each of its members catches
+            assert all(either["caught"] >= rule["caught"] and either["clean_flagged"] >= rule["clean_flagged"] for rule in alone)
+    assert rules["persona_direction run_z@0"]["poisoned"] == 12 and rules["persona_direction run_z@0"]["clean"] == 84
+
+
 def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
     """A ~5-minute fine-tune's answers and residuals are saved (safetensors, no pickle) and read back only for its exact setting."""
     import torch
