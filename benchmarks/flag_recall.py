@@ -6,15 +6,16 @@ pack that also carries each persona signal under the other poolings (``NAME__mea
 ``NAME__max``). Training is untouched by that: signals only read the training forward. Then, per
 signal, from the recorded scores:
 
-- the per-sample AUROC of poisoned against clean samples, early (first third of the run) and late;
-- how far the poisoned and the clean samples' scores fall from the first to the last third;
-- the recall of each flag rule on the poisoned runs, and the clean samples it flags on the poisoned
-  and the control runs. Every threshold is set on the control runs of the *other* seeds
-  (leave-one-seed-out), as ``calibrate`` sets a flag: highest clean measure + margin x clean std.
+- the per-sample AUROC of poisoned against clean samples, early (first third of the run) and late,
+  with the medians and the clean maximum: how far scores fall as the model trains;
+- the recall of each flag rule on the poisoned runs, and the clean samples it flags in the poisoned
+  and the control runs (flags are highest clean measure + margin x clean std, as ``calibrate`` sets them).
 
-Rules: ``value`` (the score itself, as the shipped flag reads it) and ``run_z`` (the score against
-the run's own recent training samples: distance from the median of the last ``--window`` scored
-samples, in units of their spread), which follows the model as fine-tuning moves every score.
+Rules: ``NAME >= flag@M`` compares the score itself with a flag set on the base model's scores of the
+shipped benign chat (what ``calibrate --flag-data`` does), for each ``--signals`` latent alone and for
+any of them; ``NAME run_z@M`` compares the score with the run's own recent training samples (distance
+from the median of the last ``--window`` scored samples, in units of their spread), which follows the
+model as fine-tuning moves every score; its flag is set on the control runs of the *other* seeds.
 
 Runs land in ``OUT/poisoned-SHARE-seedN/`` and are reused when their scenario matches. The last
 stdout line is one JSON object (see ``benchmarks/README.md``).
@@ -22,6 +23,7 @@ stdout line is one JSON object (see ``benchmarks/README.md``).
 Usage::
 
     python benchmarks/flag_recall.py                      # 5 % mix and control, seeds 0-2 (~45 min on 2 cores)
+    python benchmarks/flag_recall.py --control-seeds 0    # the 5 % mix's 3 seeds against one control run
     python benchmarks/flag_recall.py --quick              # tiny random model: a smoke run
 """
 
@@ -44,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--share", type=float, default=0.05, help="poisoned share of the studied mix")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--control-seeds", type=int, nargs="+", help="seeds of the clean control runs (default: --seeds)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--pack", default="builtin:smollm2")
@@ -180,12 +183,18 @@ def base_flag_rules(runs, flags_by_margin: dict[float, dict[str, float]], latent
 
 
 def run_z_rules(runs, signal: str, window: int, margins: list[float]) -> dict:
-    """``run_z`` with its threshold set, per held-out seed, on the *other* seeds' control runs (highest + margin x std)."""
+    """``run_z`` with its threshold set, per held-out seed, on the *other* seeds' control runs (highest + margin x std).
+
+    A run whose seed is the only control seed is judged with that control's threshold (it did not
+    train on the same data: the control has no poison, so only its noise is shared).
+    """
     measured = {key: run_z(rows, signal, window) for key, rows in runs.items()}
+    controls = {seed for kind, seed in measured if kind == "control"}
     rules = {}
     for margin in margins:
         def hits(key, rows, margin=margin):
-            threshold = _threshold([m for (kind, seed), ms in measured.items() if kind == "control" and seed != key[1] for m in ms], margin)
+            others = controls - {key[1]} or controls
+            threshold = _threshold([m for (kind, seed), ms in measured.items() if kind == "control" and seed in others for m in ms], margin)
             return [threshold is not None and _at_least(m, threshold) for m in measured[key]]
         rules[f"{signal} run_z@{margin:g}"] = count_rule(runs, hits)
     return rules
@@ -238,8 +247,8 @@ def main(argv: list[str] | None = None) -> dict:
         pack = str(study_pack(args.pack, out))
         batch_size = extra.get("batch_size", 8)
         runs: dict[tuple[str, int], list[dict]] = {}
-        for kind, share in (("poisoned", args.share), ("control", 0.0)):
-            for seed in args.seeds:
+        for kind, share, seeds in (("poisoned", args.share, args.seeds), ("control", 0.0, args.control_seeds or args.seeds)):
+            for seed in seeds:
                 folder = scenario_folder(out, "poisoned", share, seed)
                 demo_summary(folder, dataset="poisoned", share=share, domain="health", seed=seed, steps=args.steps, realign=False,
                              model=args.model, pack=pack, extra=extra)

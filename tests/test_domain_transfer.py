@@ -129,9 +129,9 @@ def test_add_to_pack_ships_the_best_residual_variant_as_a_log_odds_probe_with_ba
     from em_monitor.packs import load_pack
     from em_monitor.runtime.signals import ProbeSignal
 
-    def add(out: str) -> int:
+    def add(out: str, *extra: str) -> int:
         return main(["train-probe", "--model", str(tiny_model_dir), "--layer", str(load_pack(pack_copy).layer), "--domains", "health,finance,career",
-                     "--per-domain", "6", "--max-length", "512", "--curve-seeds", "1", "--add-to-pack", str(pack_copy), "--out", str(tmp_path / out)])
+                     "--per-domain", "6", "--max-length", "512", "--curve-seeds", "1", "--add-to-pack", str(pack_copy), "--out", str(tmp_path / out), *extra])
 
     assert add("first") == 0
     report = json.loads((tmp_path / "first" / "transfer.json").read_text())
@@ -148,8 +148,14 @@ def test_add_to_pack_ships_the_best_residual_variant_as_a_log_odds_probe_with_ba
     assert signal.output == "logit"
     # Adding again replaces the signal rather than listing it twice; the persona signals are kept.
     before = [signal.name for signal in pack.spec.signals]
-    assert add("second") == 0
-    assert [signal.name for signal in load_pack(pack_copy).spec.signals] == before
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Tell me about clouds {i}."},
+                                                     {"role": "assistant", "content": f"Clouds are water droplets, number {i}."}]}) + "\n" for i in range(5)))
+    assert add("second", "--negatives", str(chat)) == 0
+    again = load_pack(pack_copy)
+    assert [signal.name for signal in again.spec.signals] == before
+    # The plain-chat answers joined the shipped fit as correct: 36 answers + 5 chats.
+    assert again.spec.built["bad_advice"]["samples"] == 41 and again.spec.built["bad_advice"]["negative_samples"] == 5
 
 
 def test_add_to_pack_refuses_another_layer_than_the_packs(tiny_model_dir, pack_copy, tmp_path, capsys):

@@ -33,6 +33,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--add-to-pack", metavar="PACK_DIR",
                         help="with --domains: score only the residual variants, fit the best on every listed domain and add it to this pack "
                              "as the `bad_advice` signal (log-odds; replaces an earlier one); --layer must be the pack's")
+    parser.add_argument("--negatives", metavar="CHAT_JSONL",
+                        help="with --add-to-pack: plain-chat answers (no advice) added to the shipped fit as correct, so that chat in a "
+                             "training batch does not read as wrong advice")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--sae", help="a sae-lens SAE directory, for the SAE-basis probe (variant `sae`)")
     parser.add_argument("--pooling", default="mean,max,last", help="residual-probe poolings, comma-separated (default: mean,max,last)")
@@ -154,17 +157,24 @@ def _run_transfer(args: argparse.Namespace) -> int:
 def _add_bad_advice(args: argparse.Namespace, loaded, pack, features, samples, results, started: float) -> None:
     """``--add-to-pack``: the best packable variant, fitted on every listed domain, becomes the pack's ``bad_advice`` signal."""
     from em_monitor.datasets import DATASETS, DOMAINS
-    from em_monitor.offline.bad_advice import add_to_pack, choose_variant, fit_bad_advice
+    from em_monitor.chat import read_chat_jsonl
+    from em_monitor.offline.bad_advice import add_to_pack, choose_variant, fit_bad_advice, negative_features
     from em_monitor.offline.probe_training import read_labelled_chats
     from em_monitor.prompts import load_prompts
 
     chosen = choose_variant(results)
-    probe = fit_bad_advice(features, samples, chosen, C=args.C)
+    negatives = None
+    if args.negatives:
+        chats = read_chat_jsonl(args.negatives)
+        negatives = negative_features(loaded.model, loaded.tokenizer, chats, chosen.variant, layer=args.layer, batch_size=args.batch_size,
+                                      max_length=args.max_length)
+    probe = fit_bad_advice(features, samples, chosen, C=args.C, negatives=negatives)
     labelled = read_labelled_chats(DATASETS["persona_responses"])
     aligned = [conversation for conversation, label in zip(labelled.conversations, labelled.labels) if label == 0]
     prompts = load_prompts(str(pack.spec.built.get("prompts", "builtin:eval")))
     command = " ".join(["em-monitor train-probe", *sys.argv[2:]]) if len(sys.argv) > 1 and sys.argv[1] == "train-probe" else "train-probe"
-    provenance = {"by": command, "advice_set": args.advice_set, "per_domain": args.per_domain,
+    provenance = {"by": command, "advice_set": args.advice_set, "per_domain": args.per_domain, "negatives": args.negatives,
+                  "negative_samples": 0 if negatives is None else len(negatives),
                   "held_out_domains": [name for name in DOMAINS if name not in samples.names],
                   "seconds": round(time.perf_counter() - started, 1)}
     _status(f"adding {chosen.variant} (held-out-domain AUROC {chosen.mean_auroc:.3f}) to {pack.root} as `bad_advice`; baselines next")

@@ -173,7 +173,7 @@ def audit_samples(
         answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, max_length=max_length, description="audit: base model answers")
         own = _score_own_answers(model, tokenizer, signals, pack.layer, prompts, answers, options)
         differences = {name: scores[name] - own[name] for name in signals.names}
-    seconds["total"] = time.perf_counter() - started
+        seconds["total"] = time.perf_counter() - started
     baselines = {spec.name: spec.baseline.get(BASELINE_SOURCE) for spec in pack.spec.signals}
     z, references = {}, {}
     for name in signals.names:

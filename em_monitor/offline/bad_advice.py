@@ -29,7 +29,7 @@ from em_monitor.offline.probe_training import LinearProbe, layer_features
 from em_monitor.packs import PackSpec, PersonaPack, SignalSpec, load_pack, save_probe, write_pack_spec
 from em_monitor.runtime.pooling import POOLING_METHODS
 
-__all__ = ["BAD_ADVICE", "PACKABLE", "BadAdviceProbe", "add_to_pack", "choose_variant", "fit_bad_advice", "residual_transfer_features"]
+__all__ = ["BAD_ADVICE", "PACKABLE", "BadAdviceProbe", "add_to_pack", "choose_variant", "fit_bad_advice", "negative_features", "residual_transfer_features"]
 
 #: The signal's name in the pack.
 BAD_ADVICE = "bad_advice"
@@ -57,13 +57,29 @@ def choose_variant(results: Mapping[str, VariantTransfer]) -> VariantTransfer:
     return packable[0]
 
 
-def fit_bad_advice(features: Mapping[str, np.ndarray], samples: DomainSamples, transfer: VariantTransfer, *, C: float = 1.0) -> BadAdviceProbe:
-    """Fit the chosen variant on every domain's answers (the held-out scores came from the folds; this is the shipped fit)."""
-    X = features[transfer.variant]
+def fit_bad_advice(features: Mapping[str, np.ndarray], samples: DomainSamples, transfer: VariantTransfer, *, C: float = 1.0,
+                   negatives: np.ndarray | None = None) -> BadAdviceProbe:
+    """Fit the chosen variant on every domain's answers (the held-out scores came from the folds; this is the shipped fit).
+
+    ``negatives``: the same variant's features of answers that are no advice at all (plain chat),
+    labelled correct. A training batch is not all advice, and a probe that only ever saw advice
+    puts some chat far on the wrong side (measured: benign chat up to log-odds 14.5 while unseen
+    correct advice stayed below 0.7), which leaves a per-sample flag no room.
+    """
+    X, y = features[transfer.variant], samples.labels
+    if negatives is not None:
+        X, y = np.concatenate([X, negatives]), np.concatenate([y, np.zeros(len(negatives), dtype=y.dtype)])
     usable = np.isfinite(X).all(axis=1)
-    probe = LinearProbe(C=C).fit(X[usable], samples.labels[usable])
+    probe = LinearProbe(C=C).fit(X[usable], y[usable])
     return BadAdviceProbe(PACKABLE[transfer.variant], torch.from_numpy(probe.coef_).float(), float(probe.intercept_), transfer,
                           samples.names, int(usable.sum()))
+
+
+def negative_features(model: torch.nn.Module, tokenizer, conversations: Sequence[Sequence[Message]], variant: str, *, layer: int,
+                      batch_size: int = 8, max_length: int = 256) -> np.ndarray:
+    """One packable variant's features of plain-chat answers, for :func:`fit_bad_advice`'s ``negatives``."""
+    pooling = PACKABLE[variant]
+    return layer_features(model, tokenizer, [layer], conversations, [pooling], batch_size=batch_size, max_length=max_length)[layer][pooling].double().numpy()
 
 
 def add_to_pack(
