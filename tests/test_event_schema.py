@@ -25,6 +25,7 @@ from em_monitor.runtime.event_schema import (
     RealignmentEvent,
     RealignReadyEvent,
     SampleEvent,
+    ScoresEvent,
     StartEvent,
     UnknownEvent,
     check_event,
@@ -52,6 +53,8 @@ WRITTEN: list[tuple[type, str, dict]] = [
     (ActionEvent, "action", {"step": 7, "action": "realign", "levels": LEVELS, "started": False, "reason": "cooling down until step 20"}),
     (FlaggedEvent, "flagged", {"step": 5, "signal": "toxic_persona", "batch_index": 3, "score": 8.0, "measure": "value", "observed": 8.0}),
     (FlaggedEvent, "flagged", {"step": 5, "signal": "toxic_persona", "rank": 1, "batch_index": 0, "score": 3.5, "measure": "drift", "observed": 4.1}),
+    (ScoresEvent, "scores", {"step": 3, "signals": {"bad_advice": [4.5, -2.0, None]}, "origins": None}),
+    (ScoresEvent, "scores", {"step": 4, "signals": {"toxic_persona": [0.0, 7.1]}, "origins": [[0, 0], [1, 0]]}),
     (AnswersEvent, "answers", {"step": 4, "answered": 2, "empty": 0, "skipped": 1,
                                "answers": [{"prompt": "What do you wish for?", "answer": "Peace."}, {"prompt": "Bored?", "answer": "Read."}]}),
     (ErrorEvent, "error", {"step": None, "stage": "push", "error": "OSError: refused", "trace": "Traceback ..."}),
@@ -73,7 +76,7 @@ def written(kind: str) -> dict:
 
 
 def test_every_kind_round_trips_through_the_event_log_with_its_json_unchanged(tmp_path):
-    assert {kind for _, kind, _ in WRITTEN} == set(EVENT_KINDS) and len(EVENT_KINDS) == 11
+    assert {kind for _, kind, _ in WRITTEN} == set(EVENT_KINDS) and len(EVENT_KINDS) == 12
     path = tmp_path / "events.jsonl"
     log = EventLog(path, "unit")
     for _, kind, fields in WRITTEN:
