@@ -34,6 +34,8 @@ __all__ = [
     "DEFAULT_SOURCES",
     "ConfigError",
     "SignalRule",
+    "SequentialSignal",
+    "SequentialRule",
     "ActionsConfig",
     "GenerationsConfig",
     "DistributedConfig",
@@ -100,6 +102,38 @@ class SignalRule(_Strict):
 
     @model_validator(mode="after")
     def _warn_below_critical(self) -> SignalRule:
+        if self.warn is not None and self.critical is not None and self.warn >= self.critical:
+            raise ValueError(f"warn ({self.warn}) must be below critical ({self.critical}); lower warn or raise critical")
+        return self
+
+
+class SequentialSignal(_Strict):
+    """One signal in a sequential rule: its in-control pass drift (from benign control runs) and its weight."""
+
+    mean: float = Field(0.0, ge=-1e6, le=1e6, description="In-control mean of this signal's pass drift (σ), as benign control runs measured it.")
+    std: float = Field(gt=0, le=1e6, description="In-control spread of this signal's pass drift across passes (σ); `em-monitor calibrate --sequential` measures it.")
+    weight: float = Field(1.0, ge=0, le=1e6, description="Weight in the combined statistic; calibrate sets weights that make it unit-variance under the signals' correlation.")
+
+
+class SequentialRule(_Strict):
+    """A CUSUM over passes of one source, on one signal or a weighted combination (runtime/sequential.py).
+
+    Each pass adds ``z - reference`` to the rule's statistic (never below 0), with ``z`` the
+    combined, in-control-standardised drift of the pass; the statistic is compared with the
+    decision intervals ``warn`` and ``critical`` like a level rule's measure.
+    """
+
+    signals: dict[str, SequentialSignal] = Field(min_length=1, description="Signals combined, each with its in-control pass drift model.")
+    source: Source = Field("generations", description="The source whose passes the rule accumulates.")
+    reference: float = Field(0.5, ge=0, le=1e6, description="Allowance k per pass, in units of the combined statistic: about half the shift to detect.")
+    warn: float | None = Field(None, gt=0, le=1e6, description="Decision interval h for warn (the statistic's units); null disables the warn level.")
+    critical: float | None = Field(None, gt=0, le=1e6, description="Decision interval h for critical; null disables the critical level.")
+    hysteresis: float = Field(0.0, ge=0, le=1e6, description="A level clears only once the statistic falls below its interval minus this.")
+
+    @model_validator(mode="after")
+    def _a_usable_interval(self) -> SequentialRule:
+        if self.warn is None and self.critical is None:
+            raise ValueError("set `warn` or `critical` (the decision interval); `em-monitor calibrate --sequential` computes them")
         if self.warn is not None and self.critical is not None and self.warn >= self.critical:
             raise ValueError(f"warn ({self.warn}) must be below critical ({self.critical}); lower warn or raise critical")
         return self
@@ -244,6 +278,8 @@ class MonitorConfig(_Strict):
     generations: GenerationsConfig = Field(default_factory=GenerationsConfig)
     train_batch: TrainBatchConfig = Field(default_factory=TrainBatchConfig)
     signals: dict[str, SignalRule] = Field(default_factory=dict, description="Alert rules by signal name; unlisted signals are exported but never alert.")
+    sequential: dict[str, SequentialRule] = Field(
+        default_factory=dict, description="Sequential (CUSUM) rules by name: evidence summed over passes and signals, for shifts too small for one pass to show.")
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     realign: RealignConfig = Field(default_factory=RealignConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
@@ -263,6 +299,9 @@ class MonitorConfig(_Strict):
             missing = sorted(set(rule.sources or []) - set(self.sources))
             if missing:
                 raise ValueError(f"signals.{name}.sources names {missing}, which are not in `sources`; add them there or remove them here")
+        for name, rule in self.sequential.items():
+            if rule.source not in self.sources:
+                raise ValueError(f"sequential.{name}.source is {rule.source!r}, which is not in `sources`; add it there or choose another")
         return self
 
 
@@ -419,12 +458,18 @@ def load_config(path: str | Path) -> MonitorConfig:
 
 
 def check_signal_names(config: MonitorConfig, known: list[str] | tuple[str, ...] | set[str], source: str = "<config>") -> None:
-    """Every alert rule must name a signal the pack has; a typo would silently never alert."""
-    unknown = sorted(set(config.signals) - set(known))
-    if unknown:
-        raise ConfigError(
-            source, [(f"signals.{name}", f"the pack has no such signal; choose from {', '.join(sorted(known))}") for name in unknown]
-        )
+    """Every alert rule must name a signal the pack has; a typo would silently never alert.
+
+    A sequential rule's own name must not be a signal's: both appear as ``signal`` in level events and actions.
+    """
+    choose = f"choose from {', '.join(sorted(known))}"
+    problems = [(f"signals.{name}", f"the pack has no such signal; {choose}") for name in sorted(set(config.signals) - set(known))]
+    for name, rule in config.sequential.items():
+        if name in known or name in config.signals:
+            problems.append((f"sequential.{name}", "this name is a signal's; name the rule apart from every signal (e.g. `narrow_drift`)"))
+        problems += [(f"sequential.{name}.signals.{signal}", f"the pack has no such signal; {choose}") for signal in sorted(set(rule.signals) - set(known))]
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def schema_path() -> Path:

@@ -113,7 +113,8 @@ def test_probe_rules_watch_the_kind_of_the_default_packs_probe():
 
 
 def test_rules_read_only_metrics_the_exporter_exports():
-    metrics = MonitorMetrics("r", sources=["prompts", "train_batch"], signal_kinds={"toxic_persona": "sae_latent", "persona_probe": "probe"})
+    metrics = MonitorMetrics("r", sources=["prompts", "train_batch"], signal_kinds={"toxic_persona": "sae_latent", "persona_probe": "probe"},
+                             sequential_rules=["narrow_drift"])  # a config with a sequential rule exports its two series from the start
     metrics.set_signal("toxic_persona", "prompts", value=1.0, drift=1.0)
     metrics.observe_pass("prompts", 0.1)  # the last-pass timestamp exists from the first pass on (none before: not "silent since 1970")
     exported = set(re.findall(r"^(em_monitor_\w+?)(?:\{| )", generate_latest(metrics.registry).decode(), flags=re.MULTILINE))

@@ -87,6 +87,20 @@ def test_flag_recall_quick_compares_base_flags_alone_and_together_with_the_run_r
     assert rules["persona_direction run_z@0"]["poisoned"] == 12 and rules["persona_direction run_z@0"]["clean"] == 84
 
 
+def test_sequential_quick_calibrates_on_one_domains_good_runs_and_replays_every_run():
+    report = run_quick("sequential.py", timeout=900)
+    assert report["benchmark"] == "sequential" and report["calibrate_domain"] == "health" and report["seeds"] == [0, 1]
+    fitted = report["rules"]["direction"]
+    assert fitted["warn"] < fitted["critical"] and len(fitted["leave_one_out_warns"]) == 2 and fitted["passes_per_run"] >= 3
+    # Controls are the calibration domain's good runs; its bad runs are never run; the other domain has both.
+    assert set(report["domains"]["health"]) == {"good"} and set(report["domains"]["car"]) == {"good", "bad"}
+    controls = report["domains"]["health"]["good"]["runs"]
+    assert all(row["control"] for row in controls) and len(controls) == 2
+    for row in controls:  # a control never reaches the interval set above every control's maximum
+        assert row["sequential"]["direction"]["warn_step"] is None
+    assert all(0 <= count <= 2 for count in report["domains"]["car"]["bad"]["warned"].values())
+
+
 def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
     """A ~5-minute fine-tune's answers and residuals are saved (safetensors, no pickle) and read back only for its exact setting."""
     import torch

@@ -99,6 +99,20 @@ def test_stop_ends_training_through_trainer_control(tokenizer, write_config, tmp
     assert actions == ["log", "stop"]
 
 
+def test_a_sequential_rule_acts_through_the_trainer_and_its_evidence_is_served(tokenizer, write_config, tmp_path):
+    # An in-control mean far below any drift: every compared pass adds about 1000 to the evidence.
+    rule = {"signals": {"persona_direction": {"mean": -1000.0, "std": 1.0}}, "source": "prompts", "reference": 0.0, "warn": 500.0, "critical": 1e6}
+    monitor = PersonaMonitorCallback(write_config(sequential={"narrow": rule}, actions={"on_warn": ["log", "stop"]}), tokenizer=tokenizer)
+    trainer = train(tmp_path, tokenizer, [monitor], 20)
+    assert trainer.state.global_step == 3, "stopped after the first pass compared with the baseline (step 2)"
+    events = read_events(tmp_path / "events.jsonl")
+    assert [(e["signal"], e["measure"], e["new"]) for e in events if e["event"] == "level"] == [("narrow", "cusum", "warn")]
+    assert [e["action"] for e in events if e["event"] == "action"] == ["log", "stop"]
+    statistic = monitor.monitor.metrics.registry.get_sample_value("em_monitor_sequential_statistic", {"run": "test", "rule": "narrow"})
+    assert 900 < statistic < 1100
+    assert any("em_monitor/narrow/cusum" in entry for entry in trainer.state.log_history), "the evidence went to the Trainer's own log"
+
+
 def test_a_failing_stage_is_counted_and_training_completes(tokenizer, write_config, tmp_path, monkeypatch):
     import em_monitor.runtime.controller as controller_module
 

@@ -138,7 +138,7 @@ class Controller:
         self.pusher: GatewayPusher | None = None
         metrics = events = None
         if self.is_rank_zero:
-            metrics = MonitorMetrics(settings.run, settings.sources, self.signals.kinds)
+            metrics = MonitorMetrics(settings.run, settings.sources, self.signals.kinds, sequential_rules=list(settings.sequential))
             events = EventLog(settings.event_log, settings.run) if settings.event_log else None
         self.monitor = Monitor(settings, self.signals.kinds, metrics=metrics, events=events, stored_baselines=self._stored_baselines(),
                                std_floors={key: STD_FLOOR_SHARE * spread for key, spread in pack.reference_spreads().items()})
@@ -474,7 +474,7 @@ class Controller:
         after = self._realign_measures(self.realigner.active.signals) if work.checking else None
         start = None
         if "realign" in actions:
-            rising = tuple(signal for signal, level in monitor.levels.items() if level > 0 and signal in self.settings.signals)
+            rising = monitor.alerting()
             start = RealignStart(rising, self._realign_measures(rising))
         return Decision(actions, start, after)
 
@@ -486,6 +486,9 @@ class Controller:
                 values[f"em_monitor/{signal}/{source}/drift"] = drift
             for signal, level in self.monitor.levels.items():
                 values[f"em_monitor/{signal}/level"] = float(level)
+            for name, state in self.monitor.sequential.items():
+                values[f"em_monitor/{name}/cusum"] = state.statistic
+                values[f"em_monitor/{name}/level"] = float(self.monitor.sequential_levels[name])
             self.levers.log_values(values)
 
     def _act(self, step: int, actions: tuple[str, ...], start: RealignStart | None) -> None:
@@ -517,7 +520,7 @@ class Controller:
             chats = self.channel.broadcast(chats, tag="benign-set")
         if not chats:
             self.levers.info("em-monitor: no benign data for realignment; the realign action will fall back to " + ", ".join(settings.fallback))
-        self.realigner = Realigner(settings, self.settings.signals)
+        self.realigner = Realigner(settings, {**self.settings.signals, **self.settings.sequential})
         self.benign = BenignCursor(chats)
         self.collator = ChatCollator(tokenizer, max_length=settings.max_length)
         self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
@@ -536,9 +539,14 @@ class Controller:
         return [{"messages": [*conversation, {"role": "assistant", "content": answer.strip()}]} for conversation, answer in zip(conversations, answers) if answer.strip()]
 
     def _realign_measures(self, signals: tuple[str, ...] | list[str]) -> dict[str, float]:
-        """Each signal's alerting measure now: the max over its rule's sources measured so far."""
+        """Each rule's measure now: a signal's, the max over its rule's sources measured so far; a sequential
+        rule's, the latest pass's combined statistic (its CUSUM holds the past, which realignment cannot undo)."""
         measures: dict[str, float] = {}
         for signal in signals:
+            if signal in self.monitor.sequential:
+                if self.monitor.sequential[signal].last_z is not None:
+                    measures[signal] = self.monitor.sequential[signal].last_z
+                continue
             rule = self.settings.signals[signal]
             sources = rule.sources or self.settings.sources
             values = [self.monitor.latest[(signal, source)][0 if rule.measure == "value" else 1] for source in sources if (signal, source) in self.monitor.latest]
@@ -570,6 +578,8 @@ class Controller:
                 log.warning("em-monitor: realignment attempt %d at step %d: %s (before %s, after %s)", record["attempt"], step, outcome, record["before"], record["after"])
             if outcome == "retry":
                 return
+            # Acted on: a sequential rule starts accumulating afresh, or its past alone would keep it alerting.
+            self.monitor.reset_sequential(record["signals"])
             if self.saved_lrs is not None:
                 saved, self.saved_lrs = self.saved_lrs, None
                 self.levers.resume_learning_rates(saved)

@@ -1,9 +1,9 @@
 """The event log's schema: one typed record per event kind, checked when written and when read.
 
 Every line of ``events.jsonl`` is a JSON object stamped by :class:`~em_monitor.runtime.events.EventLog`
-with ``time`` and ``run``, named by ``event``: the ``header`` line, then the eleven kinds the
+with ``time`` and ``run``, named by ``event``: the ``header`` line, then the twelve kinds the
 monitor writes (``start``, ``sample``, ``baseline``, ``level``, ``action``, ``flagged``,
-``answers``, ``error``, ``realign_ready``, ``realignment``, ``behaviour``). This module is the
+``scores``, ``answers``, ``error``, ``realign_ready``, ``realignment``, ``behaviour``). This module is the
 reference for what each holds. Why one: the writers (the monitor, the controller, the
 behavioural check) and the readers (the report, calibration, the demo, the benchmarks) used to
 agree only by string keys, so a renamed field broke a reader silently, at the end of a run.
@@ -64,15 +64,15 @@ from em_monitor.runtime.realign import Outcome
 __all__ = [
     "EVENT_KINDS", "ActionEvent", "AnsweredPrompt", "AnswersEvent", "BaselineEvent", "BehaviourEvent", "ErrorEvent", "Event", "EventRecord",
     "EventSchemaError", "FlaggedEvent", "HeaderEvent", "JudgedAnswer", "LevelEvent", "LevelName", "Measure", "Measured", "RealignReadyEvent",
-    "RealignmentEvent", "SampleEvent", "ScoresEvent", "SignalFigures", "StartEvent", "UnknownEvent", "check_event", "parse_event", "read_events",
+    "RealignmentEvent", "SampleEvent", "ScoresEvent", "SequentialFigures", "SignalFigures", "StartEvent", "UnknownEvent", "check_event", "parse_event", "read_events",
 ]
 
 #: A computed number: ``None`` where it was NaN or infinite (JSON cannot hold those; the log writes null).
 Measured = float | None
 #: An alert level as events name it (``Level.name.lower()``).
 LevelName = Literal["ok", "warn", "critical"]
-#: What a rule compares with its thresholds.
-Measure = Literal["value", "drift"]
+#: What a rule compares with its thresholds (``cusum``: a sequential rule's statistic, see ``runtime/sequential.py``).
+Measure = Literal["value", "drift", "cusum"]
 #: ``validate_python`` context that marks a record about to be written (unknown fields refused).
 _WRITING = {"writing": True}
 
@@ -130,6 +130,13 @@ class SignalFigures(_Record):
     drift: Measured
 
 
+class SequentialFigures(_Record):
+    """A sequential rule after one pass: the pass's combined statistic ``z``, and the CUSUM it brought the rule to."""
+
+    z: float
+    statistic: float
+
+
 class SampleEvent(EventRecord):
     """One sampling pass of a source."""
 
@@ -141,6 +148,8 @@ class SampleEvent(EventRecord):
     signals: dict[str, SignalFigures]
     #: Samples whose activations were NaN/inf, skipped; written only when some were (absent reads as 0).
     nonfinite_samples: int = 0
+    #: Sequential rules this pass fed, by rule name; written only when some were.
+    sequential: dict[str, SequentialFigures] = {}
 
 
 class BaselineEvent(EventRecord):
@@ -157,7 +166,10 @@ class BaselineEvent(EventRecord):
 
 
 class LevelEvent(EventRecord):
-    """A signal's alert level changed, judged on ``source``'s pass at ``step``."""
+    """A signal's alert level changed, judged on ``source``'s pass at ``step``.
+
+    A sequential rule's level changes are level events too: ``signal`` is then the rule's name and ``measure`` is ``cusum``.
+    """
 
     event: Literal["level"] = "level"
     step: int

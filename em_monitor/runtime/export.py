@@ -36,17 +36,19 @@ _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 class _SignalTable(Collector):
     """Latest value, drift and level per signal; yields fresh gauge families on every scrape."""
 
-    def __init__(self, run: str, kinds: Mapping[str, str]) -> None:
+    def __init__(self, run: str, kinds: Mapping[str, str], rules: Sequence[str] = ()) -> None:
         self.run = run
         self.kinds = dict(kinds)
         self.values: dict[tuple[str, str], tuple[float, float]] = {}
         self.levels: dict[str, int] = {name: 0 for name in kinds}
+        #: Sequential rules: name → (CUSUM statistic, level).
+        self.sequential: dict[str, tuple[float, int]] = {name: (0.0, 0) for name in rules}
         self.step = 0
         self.lock = threading.Lock()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         with self.lock:
-            values, levels, step = dict(self.values), dict(self.levels), self.step
+            values, levels, step, sequential = dict(self.values), dict(self.levels), self.step, dict(self.sequential)
         value = GaugeMetricFamily("em_monitor_signal_value", "Latest mean score of a persona signal over a sampling pass.", labels=["run", "signal", "kind", "source"])
         drift = GaugeMetricFamily("em_monitor_signal_drift", "Drift of a signal from the run's baseline, in baseline standard deviations.", labels=["run", "signal", "source"])
         for (signal, source), (latest, latest_drift) in sorted(values.items()):
@@ -57,7 +59,13 @@ class _SignalTable(Collector):
             level.add_metric([self.run, signal], current)
         training_step = GaugeMetricFamily("em_monitor_training_step", "Optimizer step at the latest sampling pass.", labels=["run"])
         training_step.add_metric([self.run], step)
-        yield from (value, drift, level, training_step)
+        statistic = GaugeMetricFamily("em_monitor_sequential_statistic", "Evidence a sequential rule has accumulated (CUSUM, in units of its combined per-pass statistic).",
+                                      labels=["run", "rule"])
+        rule_level = GaugeMetricFamily("em_monitor_sequential_level", "Alert level of a sequential rule: 0 ok, 1 warn, 2 critical.", labels=["run", "rule"])
+        for rule, (current, current_level) in sorted(sequential.items()):
+            statistic.add_metric([self.run, rule], current)
+            rule_level.add_metric([self.run, rule], current_level)
+        yield from (value, drift, level, training_step, statistic, rule_level)
 
 
 @dataclass
@@ -92,10 +100,11 @@ class MonitorMetrics:
         metrics.registry.get_sample_value("em_monitor_signal_drift", {"run": "demo", "signal": "persona", "source": "prompts"})
     """
 
-    def __init__(self, run: str, sources: Sequence[str], signal_kinds: Mapping[str, str], registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, run: str, sources: Sequence[str], signal_kinds: Mapping[str, str], registry: CollectorRegistry | None = None,
+                 sequential_rules: Sequence[str] = ()) -> None:
         self.run = run
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._table = _SignalTable(run, signal_kinds)
+        self._table = _SignalTable(run, signal_kinds, sequential_rules)
         self.registry.register(self._table)
         self._samples = Counter("em_monitor_samples", "Monitor sampling passes.", ["run", "source"], registry=self.registry)
         self._duration = Histogram("em_monitor_sample_duration_seconds", "Wall time of one sampling pass.", ["run", "source"], buckets=_DURATION_BUCKETS, registry=self.registry)
@@ -128,6 +137,14 @@ class MonitorMetrics:
     def set_level(self, signal: str, level: int) -> None:
         with self._table.lock:
             self._table.levels[signal] = int(level)
+
+    def set_sequential(self, rule: str, statistic: float) -> None:
+        with self._table.lock:
+            self._table.sequential[rule] = (statistic, self._table.sequential.get(rule, (0.0, 0))[1])
+
+    def set_sequential_level(self, rule: str, level: int) -> None:
+        with self._table.lock:
+            self._table.sequential[rule] = (self._table.sequential.get(rule, (0.0, 0))[0], int(level))
 
     def set_step(self, step: int) -> None:
         with self._table.lock:

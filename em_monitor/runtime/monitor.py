@@ -22,6 +22,7 @@ from em_monitor.runtime.events import EventLog
 from em_monitor.runtime.export import MonitorMetrics
 from em_monitor.runtime.levels import Level, next_level
 from em_monitor.runtime.own_answers import AnswerPass
+from em_monitor.runtime.sequential import SequentialState, combined_z
 
 __all__ = ["LevelChange", "Monitor"]
 
@@ -77,6 +78,9 @@ class Monitor:
         self.passes: dict[str, int] = {source: 0 for source in config.sources}
         self.source_levels: dict[tuple[str, str], Level] = {}
         self.levels: dict[str, Level] = {name: Level.OK for name in signal_kinds}
+        #: Sequential (CUSUM) rules: their running evidence and their level, by rule name.
+        self.sequential: dict[str, SequentialState] = {name: SequentialState() for name in config.sequential}
+        self.sequential_levels: dict[str, Level] = {name: Level.OK for name in config.sequential}
         self.latest: dict[tuple[str, str], tuple[float, float]] = {}
         #: Passes observed against a finished baseline, per (signal, source): what `min_samples` counts.
         self.compared: dict[tuple[str, str], int] = {}
@@ -111,17 +115,21 @@ class Monitor:
         summary: dict[str, dict[str, float]] = {}
         samples = max((int(per_sample.numel()) for per_sample in scores.values()), default=0)
         broken = self._count_broken(source, scores)
+        compared_now: dict[str, float] = {}
         for signal, per_sample in scores.items():
             finite = finite_values(per_sample.detach().float().cpu())
             if finite.numel() == 0:
                 continue
             value = float(finite.mean())
             key = (signal, source)
-            if self.in_baseline(signal, source):
-                self.baselines.setdefault(key, RunningStats()).update(finite)
-            else:
+            comparing = not self.in_baseline(signal, source)
+            if comparing:
                 self.compared[key] = self.compared.get(key, 0) + 1
+            else:
+                self.baselines.setdefault(key, RunningStats()).update(finite)
             current_drift = self._drift(key, value)
+            if comparing:
+                compared_now[signal] = current_drift
             self.latest[key] = (value, current_drift)
             summary[signal] = {"value": value, "drift": current_drift}
             if self.metrics:
@@ -138,9 +146,10 @@ class Monitor:
         if self.metrics:
             self.metrics.set_step(step)
             self.metrics.observe_pass(source, seconds)
+        evidence = self._accumulate(source, compared_now)
         self._event("sample", step=step, source=source, samples=samples, seconds=round(seconds, 4), signals=summary,
-                    **({"nonfinite_samples": broken} if broken else {}))
-        return self._update_levels(step, source)
+                    **({"nonfinite_samples": broken} if broken else {}), **({"sequential": evidence} if evidence else {}))
+        return self._update_levels(step, source) + self._update_sequential_levels(step, source, evidence)
 
     def _drift(self, key: tuple[str, str], value: float | torch.Tensor) -> float | torch.Tensor:
         """Drift of ``value`` against the baseline of ``key`` = (signal, source), with that series' std floor."""
@@ -279,6 +288,7 @@ class Monitor:
             "compared": {f"{signal}\t{source}": count for (signal, source), count in self.compared.items()},
             "source_levels": {f"{signal}\t{source}": int(level) for (signal, source), level in self.source_levels.items()},
             "levels": {signal: int(level) for signal, level in self.levels.items()},
+            "sequential": {name: {**state.state_dict(), "level": int(self.sequential_levels[name])} for name, state in self.sequential.items()},
             "counts": self.metrics.counts() if self.metrics else {},
         }
 
@@ -294,17 +304,63 @@ class Monitor:
         compared = {split(key): int(count) for key, count in state["compared"].items()}
         source_levels = {split(key): Level(level) for key, level in state["source_levels"].items()}
         levels = {signal: Level(level) for signal, level in state["levels"].items() if signal in self.levels}
+        # Rules the config still has continue; a checkpoint from before sequential rules existed starts them afresh.
+        sequential = {name: (SequentialState.from_state(saved), Level(saved["level"])) for name, saved in state.get("sequential", {}).items() if name in self.sequential}
         self.baselines, self.frozen, self.compared, self.source_levels = baselines, frozen, compared, source_levels
         self.passes.update(passes)
         self.levels.update(levels)
+        for name, (running, level) in sequential.items():
+            self.sequential[name], self.sequential_levels[name] = running, level
         if self.metrics:
             self.metrics.restore_counts(state.get("counts", {}))
             for signal, level in self.levels.items():
                 self.metrics.set_level(signal, level)
+            for name, running in self.sequential.items():
+                self.metrics.set_sequential(name, running.statistic)
+                self.metrics.set_sequential_level(name, self.sequential_levels[name])
 
     # --- internals ----------------------------------------------------------------------------
     def _rule_sources(self, rule: SignalRule) -> list[str]:
         return list(rule.sources or self.config.sources)
+
+    def _accumulate(self, source: str, drifts: Mapping[str, float]) -> dict[str, dict[str, float]]:
+        """Fold this pass into every sequential rule on ``source`` whose signals were all compared in it."""
+        evidence: dict[str, dict[str, float]] = {}
+        for name, rule in self.config.sequential.items():
+            z = combined_z(drifts, rule) if rule.source == source else None
+            if z is None:
+                continue
+            statistic = self.sequential[name].update(z, rule.reference)
+            evidence[name] = {"z": z, "statistic": statistic}
+            if self.metrics:
+                self.metrics.set_sequential(name, statistic)
+        return evidence
+
+    def _update_sequential_levels(self, step: int, source: str, evidence: Mapping[str, Mapping[str, float]]) -> list[LevelChange]:
+        changes: list[LevelChange] = []
+        for name, figures in evidence.items():
+            rule, old = self.config.sequential[name], self.sequential_levels[name]
+            new = next_level(old, figures["statistic"], rule.warn, rule.critical, rule.hysteresis)
+            if new != old:
+                self.sequential_levels[name] = new
+                changes.append(LevelChange(name, old, new))
+                self._event("level", step=step, signal=name, source=source, old=old.name.lower(), new=new.name.lower(), measure="cusum", observed=figures["statistic"])
+                log.log(logging.WARNING if new > old else logging.INFO, "em-monitor: sequential rule %s %s -> %s at step %d (CUSUM %.3g on %s)",
+                        name, old.name, new.name, step, figures["statistic"], source)
+            if self.metrics:
+                self.metrics.set_sequential_level(name, new)
+        return changes
+
+    def alerting(self) -> tuple[str, ...]:
+        """Rules above ok, signal rules first: what a realignment started now must bring back."""
+        signals = [signal for signal, level in self.levels.items() if level > Level.OK and signal in self.config.signals]
+        return (*signals, *(name for name, level in self.sequential_levels.items() if level > Level.OK))
+
+    def reset_sequential(self, names: Sequence[str]) -> None:
+        """Restart the evidence of these sequential rules (a realignment acted on it); their levels follow at the next pass."""
+        for name in names:
+            if name in self.sequential:
+                self.sequential[name].reset()
 
     def _update_levels(self, step: int, source: str) -> list[LevelChange]:
         changes: list[LevelChange] = []

@@ -17,15 +17,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from em_monitor.config import RealignConfig, SignalRule
+from em_monitor.config import RealignConfig, SequentialRule, SignalRule
 
 __all__ = ["Attempt", "Outcome", "Realigner", "BenignCursor", "recovery_threshold"]
 
 Outcome = Literal["recovered", "retry", "failed"]
 
 
-def recovery_threshold(rule: SignalRule) -> float | None:
-    """The measure a signal must fall under to count as recovered: its warn threshold, else critical."""
+def recovery_threshold(rule: SignalRule | SequentialRule) -> float | None:
+    """The measure a rule must fall under to count as recovered.
+
+    A signal rule: its warn threshold, else critical. A sequential rule: its reference value,
+    compared with the latest pass's combined statistic (a pass under it adds no evidence).
+    """
+    if isinstance(rule, SequentialRule):
+        return rule.reference
     return rule.warn if rule.warn is not None else rule.critical
 
 
@@ -54,7 +60,8 @@ class Realigner:
     """
 
     config: RealignConfig
-    rules: Mapping[str, SignalRule]
+    #: Signal rules and sequential rules, by name (names are distinct: the config checks it).
+    rules: Mapping[str, SignalRule | SequentialRule]
     active: Attempt | None = None
     cooldown_until: int = -1
     history: list[dict] = field(default_factory=list)
