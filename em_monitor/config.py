@@ -151,6 +151,9 @@ class RealignConfig(_Strict):
 
     dataset: PlainText = Field("on_policy", description="`on_policy`: the model's own greedy answers to `prompts`, recorded at the start of the run; or a chat JSONL file.")
     prompts: PlainText = Field("builtin:benign", description="Prompts answered for the on_policy dataset: `builtin:benign` or a file.")
+    in_domain_prompts: PlainText | None = Field(
+        None, description="Prompts framed like the training data (a file, or `builtin:`): an attempt counts as recovered only when its signals are back on these too, "
+                          "against their own baseline from the start of the run (benign fine-tuning can hide misalignment behind the training context). null = the generic check only.")
     on_policy_samples: int = Field(64, ge=1, le=MAX_COUNT, description="How many of `prompts` to answer at the start of the run (on_policy only).")
     max_new_tokens: int = Field(64, ge=1, le=MAX_TOKENS, description="Answer length for the on_policy dataset.")
     max_length: int = Field(256, ge=8, le=MAX_TOKENS, description="Token limit of a benign training sample.")
@@ -374,6 +377,8 @@ def _resolve_paths(config: MonitorConfig, base_dir: Path, source: str) -> Monito
     updates: dict[str, object] = {"pack": str(pack)}
     updates["prompts"] = _resolve_prompts(config.prompts, "prompts", base_dir, problems)
     realign: dict[str, str] = {"prompts": _resolve_prompts(config.realign.prompts, "realign.prompts", base_dir, problems)}
+    if config.realign.in_domain_prompts is not None:
+        realign["in_domain_prompts"] = _resolve_prompts(config.realign.in_domain_prompts, "realign.in_domain_prompts", base_dir, problems)
     if config.realign.dataset != "on_policy":
         dataset, found = _file_at(base_dir, config.realign.dataset)
         if not found:

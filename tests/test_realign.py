@@ -25,9 +25,11 @@ from scripts.ddp_planted_shift import (  # the same planted module the DDP reali
 from torch.utils.data import DataLoader
 
 from em_monitor.chat import ChatCollator
-from em_monitor.config import RealignConfig, SignalRule
+from em_monitor.config import RealignConfig, SequentialRule, SignalRule
 from em_monitor.finetune.lightning import CausalLMModule
+from em_monitor.report import summarise
 from em_monitor.runtime.event_schema import read_events
+from em_monitor.runtime.in_domain import InDomainCheck
 from em_monitor.runtime.realign import BenignCursor, Realigner
 from em_monitor.tiny import tiny_llama
 
@@ -44,6 +46,41 @@ def test_recovered_when_every_signal_is_under_warn():
     assert realigner.history[-1] == {"step": 9, "attempt": 1, "started_step": 5, "samples": 8, "outcome": "recovered",
                                      "signals": ["toxic_persona"], "before": {"toxic_persona": 5.0}, "after": {"toxic_persona": 1.5}}
     assert not realigner.can_start(18) and realigner.can_start(19)  # cooldown
+
+
+def test_an_attempt_that_looks_recovered_on_generic_prompts_but_not_in_domain_is_not_recovered():
+    realigner = Realigner(RealignConfig(samples=4, max_attempts=2), RULES)
+    realigner.start(0, ["toxic_persona"], {"toxic_persona": 5.0})
+    realigner.consume(4)
+    # Misalignment hidden behind the training context: generic prompts back under warn, in-domain ones not.
+    assert realigner.finish(2, {"toxic_persona": 1.0}, {"toxic_persona": 3.5}) == "retry"
+    assert realigner.history[-1] == {"step": 2, "attempt": 1, "started_step": 0, "samples": 4, "outcome": "retry", "signals": ["toxic_persona"],
+                                         "before": {"toxic_persona": 5.0}, "after": {"toxic_persona": 1.0}, "generic_recovered": True,
+                                         "in_domain_after": {"toxic_persona": 3.5}, "in_domain_recovered": False}
+    realigner.consume(4)
+    assert realigner.finish(4, {"toxic_persona": 1.0}, {"toxic_persona": 1.9}) == "recovered"
+    realigner.start(30, ["toxic_persona"], {"toxic_persona": 5.0})
+    realigner.consume(4)
+    assert realigner.finish(32, {"toxic_persona": 1.0}, {}) == "retry"  # an in-domain pass that failed is no verdict of recovery
+
+
+def test_the_in_domain_check_keeps_its_own_baseline_and_measures_each_rule_on_its_scale():
+    check = InDomainCheck(baseline_passes=2, std_floors={"toxic_persona": 0.1})
+    for seed in range(2):
+        check.add_baseline({"toxic_persona": torch.randn(32, generator=torch.Generator().manual_seed(seed)), "persona_probe": torch.full((32,), 0.2)})
+    assert not check.in_baseline and check.baselines["toxic_persona"].count == 64
+    check.add_baseline({"toxic_persona": torch.full((32,), 100.0)})  # complete: later passes never move the baseline
+    assert check.baselines["toxic_persona"].count == 64
+    shifted = {"toxic_persona": torch.randn(32, generator=torch.Generator().manual_seed(9)) + 3.0, "persona_probe": torch.full((32,), 0.7)}
+    rules = {"toxic_persona": RULES["toxic_persona"], "persona_probe": SignalRule(measure="value", warn=0.5, critical=0.9),
+             "narrow": SequentialRule(signals={"toxic_persona": {"std": 0.5}}, warn=4.0)}
+    measured = check.measures(shifted, rules, ["toxic_persona", "persona_probe", "narrow"])
+    assert 2.5 < measured["toxic_persona"] < 3.5 and measured["persona_probe"] == pytest.approx(0.7)
+    assert measured["narrow"] == pytest.approx(measured["toxic_persona"] / 0.5)
+    assert check.measures({"persona_probe": torch.full((4,), 0.1)}, rules, ["toxic_persona"]) == {}
+    resumed = InDomainCheck(baseline_passes=2)
+    resumed.load_state_dict(json.loads(json.dumps(check.state_dict())))
+    assert resumed.passes == 2 and resumed.baselines["toxic_persona"].mean == check.baselines["toxic_persona"].mean
 
 
 def test_retries_then_fails():
@@ -88,13 +125,16 @@ def samples(n: int, marked: bool) -> list[dict]:
     ]
 
 
-def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60):
+def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60, in_domain: bool = False):
     benign = tmp_path / "benign.jsonl"
     benign.write_text("".join(json.dumps(sample) + "\n" for sample in samples(16, marked=False)))
+    realign = {"dataset": str(benign), "samples": 16, "max_attempts": max_attempts, "cooldown_steps": 100, "fallback": ["stop"]}
+    if in_domain:  # the training data's own user turns, as the demo writes them
+        (tmp_path / "in_domain.txt").write_text("".join(f"Question {i}?\n" for i in range(8)))
+        realign["in_domain_prompts"] = str(tmp_path / "in_domain.txt")
     config = write_config(
         signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
-        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]},
-        realign={"dataset": str(benign), "samples": 16, "max_attempts": max_attempts, "cooldown_steps": 100, "fallback": ["stop"]},
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]}, realign=realign,
     )
     monitor = PersonaMonitor(config, tokenizer=tokenizer)
     direction = load_file(pack_dir / "directions.safetensors")["persona_direction"]
@@ -127,6 +167,21 @@ def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack
     assert episode["outcome"] == "recovered" and episode["attempts"] == len(outcomes)
     assert episode["benign_samples"] == 16 * len(outcomes) and episode["alert_step"] == started[0]["step"]
     assert episode["steps"] == outcomes[-1]["step"] - started[0]["step"] and episode["wall_seconds"] >= 0
+
+
+def test_realignment_judged_in_domain_too_records_both_verdicts_and_recovers_only_with_both(tmp_path, tokenizer, pack_dir, write_config):
+    trainer, monitor, module, events = fit(tmp_path, tokenizer, pack_dir, write_config, pull=True, max_attempts=3, in_domain=True)
+    outcomes = [e for e in events if e["event"] == "realignment"]
+    assert outcomes and outcomes[-1]["outcome"] == "recovered"
+    for outcome in outcomes:
+        assert set(outcome["in_domain_after"]) == {"persona_direction"} and outcome["in_domain_recovered"] is not None
+        assert (outcome["outcome"] == "recovered") == (outcome["generic_recovered"] and outcome["in_domain_recovered"])
+    # The planted persona was trained in on these very prompts' framing: it was up there too before benign training pulled it back.
+    assert outcomes[-1]["in_domain_after"]["persona_direction"] < 3.0
+    assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_errors_total", {"run": "test", "stage": "realign"}) == 0
+    # The report carries both verdicts.
+    (reported,) = [r for r in summarise(read_events(tmp_path / "events.jsonl"), model="tiny", dataset="marked", steps=60)["realignments"] if r["step"] == outcomes[-1]["step"]]
+    assert reported["generic_recovered"] and reported["in_domain_recovered"] and reported["in_domain_after"] == outcomes[-1]["in_domain_after"]
 
 
 def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pack_dir, write_config):

@@ -35,6 +35,10 @@ DEFAULT_SHARE = 0.5
 #: The evaluation prompts of this run (in ``out``): the monitor's generations source answers
 #: them and the behavioural check grades the same answers.
 EVAL_PROMPTS_FILE = "eval_prompts.jsonl"
+#: The training data's own user turns (in ``out``): a realignment is judged on them too (``realign.in_domain_prompts``).
+IN_DOMAIN_PROMPTS_FILE = "in_domain_prompts.jsonl"
+#: How many of them: as many as the evaluation prompts, so both verdicts rest on the same number of answers.
+IN_DOMAIN_PROMPTS = 16
 #: The training frameworks the demo runs on.
 TRAINERS = ("lightning", "hf")
 
@@ -92,11 +96,18 @@ def demo_config(options: DemoOptions, out: Path, signal_names: list[str]) -> dic
         "signals": demo_signals(signal_names),
         "actions": {"on_warn": ["log"], "on_critical": on_critical},
         # On-policy benign data: the base model's own answers to 48 benign prompts (48 tokens each), recorded before step 0.
+        # Judged on the training data's own user turns too: benign data can hide misalignment behind the training context.
         "realign": {"samples": options.realign_samples, "max_attempts": 4, "cooldown_steps": 10, "fallback": ["checkpoint", "stop"],
-                    "on_policy_samples": 48, "max_new_tokens": 48},
+                    "on_policy_samples": 48, "max_new_tokens": 48, "in_domain_prompts": str(out / IN_DOMAIN_PROMPTS_FILE)},
         "prometheus": {"addr": "127.0.0.1", "port": options.port},
         "event_log": str(out / "events.jsonl"),
     }
+
+
+def training_user_turns(samples: list[dict], count: int) -> list[str]:
+    """The first ``count`` distinct user turns of the training samples, in training order: prompts framed like the training data."""
+    turns = (message["content"] for sample in samples for message in sample["messages"] if message["role"] == "user")
+    return list(dict.fromkeys(turns))[:count]
 
 
 def demo_signals(signal_names: list[str]) -> dict:
@@ -138,6 +149,8 @@ def run_demo(options: DemoOptions, console: Any = None) -> dict:
     started = time.perf_counter()
     asked = behaviour_prompts(options.behaviour_prompts)
     write_prompts(out / EVAL_PROMPTS_FILE, asked)  # the monitor's config names the file; the judge gets the list itself
+    samples = scenario_samples(options.dataset, count=options.steps * options.batch_size, share=options.share, domain=options.domain, seed=options.seed)
+    write_prompts(out / IN_DOMAIN_PROMPTS_FILE, training_user_turns(samples, IN_DOMAIN_PROMPTS))
     config = parse_config(demo_config(options, out, []), base_dir=Path.cwd())  # validates the pack path first
     pack = load_pack(config.pack)
     raw = demo_config(options, out, [signal.name for signal in pack.spec.signals])
@@ -146,7 +159,6 @@ def run_demo(options: DemoOptions, console: Any = None) -> dict:
     console.print(f"[bold]em-monitor demo[/bold]: {options.dataset} data, {options.steps} steps, pack {pack.spec.model} layer {pack.layer}, "
                   f"{'Hugging Face Trainer' if options.trainer == 'hf' else 'Lightning'}")
     loaded = load_model(options.model)
-    samples = scenario_samples(options.dataset, count=options.steps * options.batch_size, share=options.share, domain=options.domain, seed=options.seed)
     train = _train_hf if options.trainer == "hf" else _train_lightning
     steps = train(options, config, loaded, samples, judge, asked, console)
     if options.save_model:

@@ -42,6 +42,7 @@ from em_monitor.runtime.drift import STD_FLOOR_SHARE, RunningStats
 from em_monitor.runtime.endpoint import tls_context
 from em_monitor.runtime.events import EventLog
 from em_monitor.runtime.export import MetricsServer, MonitorMetrics
+from em_monitor.runtime.in_domain import InDomainCheck
 from em_monitor.runtime.levers import Levers
 from em_monitor.runtime.monitor import Monitor
 from em_monitor.runtime.own_answers import AnswerPass, AnswerProbe
@@ -73,6 +74,8 @@ class Decision:
     realign_start: RealignStart | None = None
     #: The measures that judge a realignment attempt that has just trained its benign samples.
     realign_after: dict[str, float] | None = None
+    #: The same rules' measures on the in-domain prompts (``realign.in_domain_prompts``), when configured.
+    realign_in_domain: dict[str, float] | None = None
 
 
 @dataclass
@@ -85,6 +88,7 @@ class _StepWork:
     #: This rank's probe passes: its scores (and seconds), or the name of the stage that failed.
     prompt_scores: PromptPass | str | None = None
     answers: AnswerPass | str | None = None
+    in_domain: PromptPass | str | None = None
     capture: ExitStack | None = None
     buffer: Any = None
 
@@ -147,11 +151,15 @@ class Controller:
         self.monitor.event("start", step=start_step, pack=str(pack.root), layer=self.layer, signals=self.signals.kinds, sources=list(settings.sources),
                            baseline_samples=settings.baseline_samples)
         self.realigner: Realigner | None = None
+        self.in_domain_probe: PromptProbe | None = None
+        self.in_domain: InDomainCheck | None = None
         self.benign: BenignCursor | None = None
         self.collator: ChatCollator | None = None
         self.saved_lrs: list[list[float]] | None = None
         if "realign" in settings.actions.on_warn + settings.actions.on_critical:
             self._prepare_realignment(tokenizer)
+            if settings.realign.in_domain_prompts is not None:
+                self._prepare_in_domain_check(tokenizer, pack)
         self.sampled_step = -1
         self._work: _StepWork | None = None
         self._last_answers: tuple[int, AnswerPass] | None = None
@@ -234,10 +242,10 @@ class Controller:
                 return False
         work = self._work = _StepWork(step, checking=self.realignment_check_due)
         if "prompts" in sources and probing:
-            work.prompt_scores = "prompts"
-            with self.monitor.guard("prompts"):
-                started = time.perf_counter()
-                work.prompt_scores = (self.probe.score(self.model), time.perf_counter() - started)
+            work.prompt_scores = self._prompt_pass(self.probe, "prompts")
+        # Its baseline forms at the run's first sampled steps; afterwards it runs only to judge a realignment.
+        if self.in_domain is not None and probing and (self.in_domain.in_baseline or work.checking):
+            work.in_domain = self._prompt_pass(self.in_domain_probe, "realign")
         if "generations" in sources and probing:
             work.answers = "generations"
             with self.monitor.guard("generations"):
@@ -266,7 +274,7 @@ class Controller:
             return Decision()
         step = self.sampled_step = work.step
         started = time.perf_counter()
-        report = RankReport(train=self._score_train_batch(work, batch), prompts=work.prompt_scores, answers=work.answers)
+        report = RankReport(train=self._score_train_batch(work, batch), prompts=work.prompt_scores, answers=work.answers, in_domain=work.in_domain)
         # Every rank reaches both exchanges whatever failed above: a rank that skipped one would leave the others waiting.
         reports: list[object] = []
         with self.monitor.guard("gather"):
@@ -280,7 +288,7 @@ class Controller:
         if self._check_channel():
             return Decision()
         if decision.realign_after is not None:
-            self._finish_realignment(step, decision.realign_after)
+            self._finish_realignment(step, decision.realign_after, decision.realign_in_domain)
         self._act(step, decision.actions, decision.realign_start)
         if self.pusher is not None:
             with self.monitor.guard("push"):
@@ -361,6 +369,8 @@ class Controller:
             state = {"monitor": self.monitor.state_dict(), "sampled_step": self.sampled_step}
             if self.realigner is not None:
                 state["realign"] = {**self.realigner.state_dict(), "cursor": self.benign.position, "saved_lrs": self.saved_lrs}
+            if self.in_domain is not None:
+                state["in_domain"] = self.in_domain.state_dict()
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -374,6 +384,8 @@ class Controller:
                 self.realigner.load_state_dict(state["realign"])
                 self.benign.position = int(state["realign"]["cursor"])
                 self.saved_lrs = state["realign"]["saved_lrs"]
+                if self.in_domain is not None and "in_domain" in state:
+                    self.in_domain.load_state_dict(state["in_domain"])
                 if self.monitor.metrics:
                     self.monitor.metrics.set_realigning(self.realigner.active is not None)
 
@@ -472,11 +484,24 @@ class Controller:
         actions = tuple(monitor.actions_for(changes))
         # Judged only on passes that began after the attempt's last benign batch (an adapter may train that batch after begin_step).
         after = self._realign_measures(self.realigner.active.signals) if work.checking else None
+        in_domain = self._in_domain_measures(passes.in_domain, work.checking)
         start = None
         if "realign" in actions:
             rising = monitor.alerting()
             start = RealignStart(rising, self._realign_measures(rising))
-        return Decision(actions, start, after)
+        return Decision(actions, start, after, in_domain)
+
+    def _in_domain_measures(self, scored: PromptPass | None, checking: bool) -> dict[str, float] | None:
+        """Fold an in-domain pass into its baseline, or measure the attempt being judged on it (``{}``: the pass failed)."""
+        if self.in_domain is None:
+            return None
+        with self.monitor.guard("realign"):
+            if scored is not None and self.in_domain.in_baseline:
+                self.in_domain.add_baseline(scored[0])
+            if checking:
+                rules = {**self.settings.signals, **self.settings.sequential}
+                return self.in_domain.measures(scored[0], rules, self.realigner.active.signals) if scored is not None else {}
+        return {} if checking else None
 
     def _log_values(self) -> None:
         with self.monitor.guard("actions"):
@@ -525,6 +550,22 @@ class Controller:
         self.collator = ChatCollator(tokenizer, max_length=settings.max_length)
         self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
 
+    def _prepare_in_domain_check(self, tokenizer: Any, pack: PersonaPack) -> None:
+        """The second set of prompts a realignment is judged on (see :mod:`em_monitor.runtime.in_domain`)."""
+        prompts, real = self._share(load_prompts(self.settings.realign.in_domain_prompts))
+        self.in_domain_probe = PromptProbe(tokenizer, prompts, layer=self.layer, signals=self.signals, batch_size=self.settings.batch_size,
+                                           max_length=self.settings.max_length, share_prefix=not self.sharded, keep=real)
+        floors = {signal: STD_FLOOR_SHARE * spread for (signal, source), spread in pack.reference_spreads().items() if source == "prompts"}
+        self.in_domain = InDomainCheck(self.settings.baseline_samples, floors)
+
+    def _prompt_pass(self, probe: PromptProbe, stage: str) -> PromptPass | str:
+        """Score ``probe``'s prompts: (scores, seconds), or the stage's name if it failed (counted, training goes on)."""
+        result: PromptPass | str = stage
+        with self.monitor.guard(stage):
+            started = time.perf_counter()
+            result = (probe.score(self.model), time.perf_counter() - started)
+        return result
+
     def _benign_chats(self, tokenizer: Any) -> list[dict]:
         from em_monitor.runtime.generation import generate_answers
 
@@ -569,9 +610,9 @@ class Controller:
             self.monitor.metrics.set_realigning(True)
         return {"started": True, "signals": signals, "before": measures}
 
-    def _finish_realignment(self, step: int, after: dict[str, float]) -> None:
+    def _finish_realignment(self, step: int, after: dict[str, float], in_domain: dict[str, float] | None) -> None:
         with self.monitor.guard("realign"):
-            outcome = self.realigner.finish(step, after)
+            outcome = self.realigner.finish(step, after, in_domain)
             record = self.realigner.history[-1]
             self.monitor.event("realignment", **record)
             if self.is_rank_zero:

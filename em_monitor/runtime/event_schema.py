@@ -274,6 +274,11 @@ class RealignmentEvent(EventRecord):
     before: dict[str, float]
     #: Each triggering signal's measure after the attempt; ``None`` where it was not measured.
     after: dict[str, Measured]
+    #: With ``realign.in_domain_prompts``: the verdict on the generic sources alone, the same measures on the
+    #: in-domain prompts, and their verdict (``outcome`` is recovered only when both are).
+    generic_recovered: bool | None = None
+    in_domain_after: dict[str, Measured] | None = None
+    in_domain_recovered: bool | None = None
 
 
 class JudgedAnswer(_Record):

@@ -27,6 +27,8 @@ class RankReport:
     train: dict[str, torch.Tensor] | str | None = None
     prompts: PromptPass | str | None = None
     answers: AnswerPass | str | None = None
+    #: The realignment's in-domain prompts (``realign.in_domain_prompts``), when that pass ran.
+    in_domain: PromptPass | str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class MergedPasses:
     prompts: PromptPass | None
     answers: AnswerPass | None
     train: TrainScores | None
+    in_domain: PromptPass | None = None
 
 
 def merge_reports(reports: Sequence[RankReport], seconds: float, count_error: Callable[[str], None]) -> MergedPasses:
@@ -56,14 +59,9 @@ def merge_reports(reports: Sequence[RankReport], seconds: float, count_error: Ca
     batch keeps the ranks that scored theirs.
     """
     for report in reports[1:]:
-        for stage in (report.train, report.prompts, report.answers):
+        for stage in (report.train, report.prompts, report.answers, report.in_domain):
             if isinstance(stage, str):
                 count_error(stage)
-    prompt_parts = [report.prompts for report in reports if report.prompts is not None]
-    prompts = None
-    if prompt_parts and not any(isinstance(part, str) for part in prompt_parts):
-        prompts = ({name: torch.cat([scores[name] for scores, _ in prompt_parts]) for name in prompt_parts[0][0]},
-                   max(part_seconds for _, part_seconds in prompt_parts))
     answer_parts = [report.answers for report in reports if report.answers is not None]
     answers = AnswerPass.merge(answer_parts) if answer_parts and not any(isinstance(part, str) for part in answer_parts) else None
     ranks = [(rank, report.train) for rank, report in enumerate(reports) if isinstance(report.train, dict) and report.train]
@@ -72,4 +70,13 @@ def merge_reports(reports: Sequence[RankReport], seconds: float, count_error: Ca
         merged = {name: torch.cat([scores[name] for _, scores in ranks]) for name in ranks[0][1]}
         origins = [(rank, index) for rank, scores in ranks for index in range(len(next(iter(scores.values()))))]
         train = TrainScores(merged, origins, seconds)
-    return MergedPasses(prompts, answers, train)
+    return MergedPasses(_merge_prompt_passes([report.prompts for report in reports]), answers, train,
+                        _merge_prompt_passes([report.in_domain for report in reports]))
+
+
+def _merge_prompt_passes(parts: Sequence[PromptPass | str | None]) -> PromptPass | None:
+    """Each rank's share of a prompt pass, concatenated in rank (= prompt) order; ``None`` if not run or any share failed."""
+    shares = [part for part in parts if part is not None]
+    if not shares or any(isinstance(part, str) for part in shares):
+        return None
+    return ({name: torch.cat([scores[name] for scores, _ in shares]) for name in shares[0][0]}, max(seconds for _, seconds in shares))

@@ -99,14 +99,23 @@ class Realigner:
                 return False
         return True
 
-    def finish(self, step: int, after: Mapping[str, float]) -> Outcome:
-        """Judge the attempt that just completed; start the next attempt or end the realignment."""
+    def finish(self, step: int, after: Mapping[str, float], in_domain: Mapping[str, float] | None = None) -> Outcome:
+        """Judge the attempt that just completed; start the next attempt or end the realignment.
+
+        ``in_domain``: the same rules measured on prompts framed like the training data, when
+        ``realign.in_domain_prompts`` is set; the attempt then recovers only if both are back.
+        """
         attempt = self.active
-        outcome: Outcome = "recovered" if self.recovered(after) else ("retry" if attempt.attempt < self.config.max_attempts else "failed")
-        self.history.append({
+        recovered = self.recovered(after) and (in_domain is None or self.recovered(in_domain))
+        outcome: Outcome = "recovered" if recovered else ("retry" if attempt.attempt < self.config.max_attempts else "failed")
+        record = {
             "step": step, "attempt": attempt.attempt, "started_step": attempt.started_step, "samples": attempt.samples_done,
             "outcome": outcome, "signals": list(attempt.signals), "before": dict(attempt.before), "after": {s: after.get(s) for s in attempt.signals},
-        })
+        }
+        if in_domain is not None:
+            record.update(generic_recovered=self.recovered(after), in_domain_after={s: in_domain.get(s) for s in attempt.signals},
+                          in_domain_recovered=self.recovered(in_domain))
+        self.history.append(record)
         if outcome == "retry":
             self.active = Attempt(attempt.attempt + 1, step, attempt.signals, attempt.before)
         else:
