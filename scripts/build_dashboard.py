@@ -199,9 +199,10 @@ def panels(rules: Mapping[str, Mapping[str, Any]]) -> list[Panel]:
     specs = [
         state_timeline(
             "Alert level",
-            "The monitor's level per signal (0 ok, 1 warn, 2 critical), after hysteresis and min_samples.",
+            "The monitor's level per signal (0 ok, 1 warn, 2 critical), after hysteresis and min_samples, and per sequential rule.",
             (0, 0, 12, 6),
-            [target(f"max by (signal) (em_monitor_alert_level{{{RUN_SIGNAL}}})", "{{signal}}")],
+            [target(f"max by (signal) (em_monitor_alert_level{{{RUN_SIGNAL}}})", "{{signal}}"),
+             target(f"max by (rule) (em_monitor_sequential_level{{{RUN}}})", "{{rule}} (sequential)")],
             mappings=value_mappings(LEVEL_NAMES, LEVEL_COLORS),
             thresholds=level_thresholds,
         ),
@@ -289,6 +290,14 @@ def panels(rules: Mapping[str, Mapping[str, Any]]) -> list[Panel]:
             (0, 31, 24, 7),
             [target(f"time() - max by (source) (em_monitor_last_pass_timestamp_seconds{{{RUN}}})", "{{source}}")],
             unit="s",
+            min_zero=True,
+        ),
+        timeseries(
+            "Sequential evidence",
+            "What each sequential (CUSUM) rule has accumulated: every pass adds its combined drift minus the rule's reference, never below 0. "
+            "A steady climb is a small shift present on every pass; the rule alerts at its decision intervals (the config's `sequential:` block).",
+            (0, 38, 24, 7),
+            [target(f"em_monitor_sequential_statistic{{{RUN}}}", "{{rule}}")],
             min_zero=True,
         ),
     ]

@@ -94,7 +94,20 @@ def synthetic_run(seed: int = SEED) -> Data:
         "overhead": {"prompts": 0.034 + rng.normal(0, 0.003, POINTS), "train_batch": 0.011 + rng.normal(0, 0.001, POINTS)},
         # a prompts pass every 5 points, a training-batch pass every 2: the saw-tooth a healthy run draws
         "since_last_pass": {"prompts": 60.0 * (t % 5), "train_batch": 60.0 * (t % 2)},
+        # each point a pass: z at 0 until the shift, then a small persistent rise; the evidence climbs, is reset by the realignment
+        "sequential": {"narrow_drift": _cusum(np.where((t > 60) & (t < 100), 1.3, 0.0) + rng.normal(0, 0.8, POINTS), reset=100)},
     }
+
+
+def _cusum(z: np.ndarray, *, reset: int, reference: float = 0.5) -> np.ndarray:
+    """A CUSUM over ``z`` (as the monitor's sequential rules sum it), restarted at index ``reset``."""
+    from em_monitor.runtime.sequential import cusum_update
+
+    evidence, total = np.zeros(len(z)), 0.0
+    for index, value in enumerate(z):
+        total = 0.0 if index == reset else cusum_update(total, float(value), reference)
+        evidence[index] = total
+    return evidence
 
 
 def threshold_lines(thresholds: dict[str, Any]) -> list[tuple[float, str]]:
@@ -229,6 +242,7 @@ PAINTERS: dict[str, Painter] = {
     "em_monitor_sample_duration_seconds_bucket": lambda ax, _p, d: _lines(ax, d["duration"], d["t"]),
     "em_monitor_sample_duration_seconds_sum": lambda ax, _p, d: _lines(ax, d["overhead"], d["t"]),
     "em_monitor_last_pass_timestamp_seconds": lambda ax, _p, d: _lines(ax, d["since_last_pass"], d["t"]),
+    "em_monitor_sequential_statistic": lambda ax, _p, d: _lines(ax, d["sequential"], d["t"]),
 }
 
 

@@ -71,8 +71,10 @@ def default_rules() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def exported() -> dict[str, set[str]]:
     """Sample name → label names, from the exporter's real text output with every series touched."""
-    metrics = MonitorMetrics("demo", sources=["prompts", "train_batch"], signal_kinds={"toxic_persona": "sae_latent", "persona_probe": "probe"})
+    metrics = MonitorMetrics("demo", sources=["prompts", "train_batch"], signal_kinds={"toxic_persona": "sae_latent", "persona_probe": "probe"},
+                             sequential_rules=["narrow_drift"])
     metrics.set_signal("toxic_persona", "prompts", value=1.2, drift=2.5)
+    metrics.set_sequential("narrow_drift", 3.2)
     metrics.set_signal("persona_probe", "train_batch", value=0.4, drift=0.1)
     metrics.set_level("toxic_persona", 1)
     metrics.set_step(30)
