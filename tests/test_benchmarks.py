@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
@@ -99,6 +101,19 @@ def test_sequential_quick_calibrates_on_one_domains_good_runs_and_replays_every_
     for row in controls:  # a control never reaches the interval set above every control's maximum
         assert row["sequential"]["direction"]["warn_step"] is None
     assert all(0 <= count <= 2 for count in report["domains"]["car"]["bad"]["warned"].values())
+
+
+def test_generations_noise_quick_reports_gap_spread_and_cost_per_prompt_count():
+    report = run_quick("generations_noise.py")
+    assert report["benchmark"] == "generations_noise" and report["prompts"] == [4, 8] and report["tokens"] == [8]
+    entry = report["by_tokens"]["8"]
+    assert set(entry["seconds"]) == {"4", "8"} and all(seconds > 0 for seconds in entry["seconds"].values())
+    for figures in entry["signals"].values():
+        assert set(figures) == {"4", "8"}
+        # A bootstrap mean over twice the prompts spreads less (about 1/sqrt(2)), never more than a little by chance.
+        assert figures["8"]["spread"] < figures["4"]["spread"] * 1.1
+        for cell in figures.values():
+            assert cell["spread"] >= 0 and (cell["separation"] is None or cell["separation"] == pytest.approx(cell["gap"] / cell["spread"], rel=1e-2))
 
 
 def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
