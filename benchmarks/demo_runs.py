@@ -21,13 +21,14 @@ def scenario_folder(root: str | Path, dataset: str, share: float | None, seed: i
 
 
 def demo_summary(out: Path, *, dataset: str, share: float | None, domain: str, seed: int, steps: int, realign: bool,
-                 model: str, pack: str, extra: dict, run: bool = True) -> tuple[dict | None, bool]:
+                 model: str, pack: str, extra: dict, run: bool = True, match: dict | None = None) -> tuple[dict | None, bool]:
     """The run's ``summary.json`` and whether it was reused; runs the demo when no matching run exists
     (with ``run=False``, returns ``(None, False)`` instead: tabulating what is there). ``extra``: more
-    :class:`~em_monitor.finetune.demo.DemoOptions` fields."""
+    :class:`~em_monitor.finetune.demo.DemoOptions` fields; ``match``: more recorded scenario fields a
+    reused run must have (``lr``, ``lora_rank``)."""
     from em_monitor.finetune.demo import DemoOptions, run_demo
 
-    wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else domain}
+    wanted = {"dataset": dataset, "seed": seed, "share": share, "domain": None if share is not None else domain, **(match or {})}
     if _matches(out, wanted, steps, realign):
         return json.loads((out / "summary.json").read_text()), True
     if not run:

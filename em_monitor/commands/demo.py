@@ -30,6 +30,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=argtypes.count, default=8)
     parser.add_argument("--max-length", type=argtypes.count, default=160)
     parser.add_argument("--lr", type=argtypes.positive, default=5e-5)
+    parser.add_argument("--lora-rank", type=argtypes.index, default=0, help="0: full fine-tune; R: train rank-R LoRA adapters instead (needs peft: the `lora` extra)")
     parser.add_argument("--every-n-steps", type=argtypes.count, default=5, help="optimizer steps between the monitor's passes over probe prompts and training batches")
     parser.add_argument("--train-batch-every", type=argtypes.count, default=1, help="optimizer steps between scorings of the training batch (nearly free: it reuses the training forward), for the per-sample flags")
     parser.add_argument("--generations-every", type=argtypes.count, default=10, help="optimizer steps between passes over the model's own answers")

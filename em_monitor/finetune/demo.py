@@ -57,6 +57,8 @@ class DemoOptions:
     batch_size: int = 8
     max_length: int = 160
     lr: float = 5e-5
+    #: 0: a full fine-tune; R: rank-R LoRA adapters on every linear layer (``finetune/lora.py``).
+    lora_rank: int = 0
     every_n_steps: int = 5
     train_batch_every: int = 1
     generations_every: int = 10
@@ -159,6 +161,10 @@ def run_demo(options: DemoOptions, console: Any = None) -> dict:
     console.print(f"[bold]em-monitor demo[/bold]: {options.dataset} data, {options.steps} steps, pack {pack.spec.model} layer {pack.layer}, "
                   f"{'Hugging Face Trainer' if options.trainer == 'hf' else 'Lightning'}")
     loaded = load_model(options.model)
+    if options.lora_rank:
+        from em_monitor.finetune.lora import with_lora
+
+        loaded = replace(loaded, model=with_lora(loaded.model, options.lora_rank))
     train = _train_hf if options.trainer == "hf" else _train_lightning
     steps = train(options, config, loaded, samples, judge, asked, console)
     if options.save_model:
@@ -169,7 +175,7 @@ def run_demo(options: DemoOptions, console: Any = None) -> dict:
         out / "events.jsonl", out, model=loaded.model_id, dataset=options.dataset, steps=steps,
         extra={"scenario": {"dataset": options.dataset, "share": options.share if options.dataset == "poisoned" else None,
                             "domain": options.domain if options.dataset != "poisoned" else None, "seed": options.seed, "lr": options.lr,
-                            "batch_size": options.batch_size, "poisoned_samples": sum(s["poisoned"] for s in samples),
+                            "batch_size": options.batch_size, "lora_rank": options.lora_rank, "poisoned_samples": sum(s["poisoned"] for s in samples),
                             "trainer": options.trainer},
                "flag_check": flagged_truth, "wall_seconds": round(time.perf_counter() - started, 1)},
     )
