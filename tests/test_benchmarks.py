@@ -123,8 +123,7 @@ def test_em_recipe_quick_runs_lora_and_full_recipes_bad_against_good():
         for dataset in ("bad", "good"):
             assert sorted(map(int, row[dataset]["misaligned_by_step"])) == [0, 3, 6], "judged at step 0, every 3 steps and at the end"
         assert row["gap"] == round(row["bad"]["misaligned_end"] - row["good"]["misaligned_end"], 3) and isinstance(row["emergent"], bool)
-    lora = json.loads((Path(report["rows"][0]["bad"]["run"]) / "summary.json").read_text()) if Path(report["rows"][0]["bad"]["run"]).exists() else None
-    assert lora is None or lora["scenario"]["lora_rank"] == 2
+    assert [row["lora_rank"] for row in report["rows"]] == [2, 0]
 
 
 def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
