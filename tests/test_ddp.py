@@ -28,7 +28,8 @@ SCENARIOS = {
         "signals": {"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "sources": ["prompts"]}},
         "actions": {"on_warn": ["log"], "on_critical": ["log", "stop"]},
     },
-    # Realignment under DDP: rank 0 decides, every rank swaps in its slice of the benign data at the same steps.
+    # Realignment under DDP: rank 0 decides, every rank swaps in its slice of the benign data at the same steps;
+    # each attempt is judged on the in-domain prompts too (rank 0 scores them, like the probe prompts).
     "realign": {
         "signals": {"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
         "actions": {"on_warn": ["log"], "on_critical": ["log", "realign"]},
@@ -55,7 +56,9 @@ def ddp_runs(tmp_path_factory, pack_dir) -> Path:
     (root / "benign.jsonl").write_text("".join(json.dumps(sample) + "\n" for sample in benign))
     arguments = []
     for scenario, overrides in SCENARIOS.items():
-        overrides = {**overrides, "realign": {**overrides["realign"], "dataset": str(root / "benign.jsonl")}} if "realign" in overrides else overrides
+        if "realign" in overrides:
+            in_domain = {"in_domain_prompts": str(root / "prompts.txt")} if scenario == "realign" else {}
+            overrides = {**overrides, "realign": {**overrides["realign"], "dataset": str(root / "benign.jsonl"), **in_domain}}
         config = {
             "run": "test", "pack": str(pack_dir), "prompts": str(root / "prompts.txt"), "every_n_steps": 2, "baseline_samples": 2,
             "prometheus": {"port": 0}, "event_log": str(root / f"{scenario}.events.jsonl"), **overrides,
@@ -95,6 +98,8 @@ def test_ddp_realigns_on_both_ranks_in_step_and_recovers(ddp_runs):
     assert ranks[0]["realignments"]["recovered"] == 1
     attempts = [e for e in events(ddp_runs, "realign") if e["event"] == "realignment"]
     assert attempts[-1]["outcome"] == "recovered" and all(attempt["samples"] == 16 for attempt in attempts)
+    assert all(attempt["in_domain_recovered"] is not None and "persona_direction" in attempt["in_domain_after"] for attempt in attempts)
+    assert attempts[-1]["generic_recovered"] and attempts[-1]["in_domain_recovered"]
     assert len(ranks[0]["benign_steps"]) == 2 * len(attempts), "16 benign samples per attempt = 2 steps of 2 ranks x 4"
 
 

@@ -153,6 +153,9 @@ class Controller:
         self.realigner: Realigner | None = None
         self.in_domain_probe: PromptProbe | None = None
         self.in_domain: InDomainCheck | None = None
+        #: In-domain baseline passes started, counted on every rank alike (only rank 0 folds them in), so that
+        #: under sharding every rank runs the same forwards: a per-rank count of folded passes would differ.
+        self.in_domain_started = 0
         self.benign: BenignCursor | None = None
         self.collator: ChatCollator | None = None
         self.saved_lrs: list[list[float]] | None = None
@@ -244,8 +247,11 @@ class Controller:
         if "prompts" in sources and probing:
             work.prompt_scores = self._prompt_pass(self.probe, "prompts")
         # Its baseline forms at the run's first sampled steps; afterwards it runs only to judge a realignment.
-        if self.in_domain is not None and probing and (self.in_domain.in_baseline or work.checking):
-            work.in_domain = self._prompt_pass(self.in_domain_probe, "realign")
+        if self.in_domain is not None and probing:
+            forming = self.in_domain_started < self.settings.baseline_samples
+            if forming or work.checking:
+                self.in_domain_started += forming
+                work.in_domain = self._prompt_pass(self.in_domain_probe, "realign")
         if "generations" in sources and probing:
             work.answers = "generations"
             with self.monitor.guard("generations"):
@@ -386,6 +392,7 @@ class Controller:
                 self.saved_lrs = state["realign"]["saved_lrs"]
                 if self.in_domain is not None and "in_domain" in state:
                     self.in_domain.load_state_dict(state["in_domain"])
+                    self.in_domain_started = max(self.in_domain_started, self.in_domain.passes)
                 if self.monitor.metrics:
                     self.monitor.metrics.set_realigning(self.realigner.active is not None)
 
