@@ -30,6 +30,8 @@ from em_monitor.finetune.lightning import CausalLMModule
 from em_monitor.report import summarise
 from em_monitor.runtime.event_schema import read_events
 from em_monitor.runtime.in_domain import InDomainCheck
+from em_monitor.runtime.own_answers import AnswerProbe
+from em_monitor.runtime.prompt_probe import PromptProbe
 from em_monitor.runtime.realign import BenignCursor, Realigner
 from em_monitor.tiny import tiny_llama
 
@@ -125,7 +127,7 @@ def samples(n: int, marked: bool) -> list[dict]:
     ]
 
 
-def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60, in_domain: bool = False):
+def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts: int, max_steps: int = 60, in_domain: bool = False, **settings):
     benign = tmp_path / "benign.jsonl"
     benign.write_text("".join(json.dumps(sample) + "\n" for sample in samples(16, marked=False)))
     realign = {"dataset": str(benign), "samples": 16, "max_attempts": max_attempts, "cooldown_steps": 100, "fallback": ["stop"]}
@@ -134,7 +136,7 @@ def fit(tmp_path, tokenizer, pack_dir, write_config, *, pull: bool, max_attempts
         realign["in_domain_prompts"] = str(tmp_path / "in_domain.txt")
     config = write_config(
         signals={"persona_direction": {"measure": "drift", "warn": 3.0, "critical": 6.0, "hysteresis": 0.5, "sources": ["prompts"]}},
-        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]}, realign=realign,
+        actions={"on_warn": ["log"], "on_critical": ["log", "realign"]}, realign=realign, **settings,
     )
     monitor = PersonaMonitor(config, tokenizer=tokenizer)
     direction = load_file(pack_dir / "directions.safetensors")["persona_direction"]
@@ -169,8 +171,18 @@ def test_realign_trains_on_benign_batches_and_recovers(tmp_path, tokenizer, pack
     assert episode["steps"] == outcomes[-1]["step"] - started[0]["step"] and episode["wall_seconds"] >= 0
 
 
-def test_realignment_judged_in_domain_too_records_both_verdicts_and_recovers_only_with_both(tmp_path, tokenizer, pack_dir, write_config):
-    trainer, monitor, module, events = fit(tmp_path, tokenizer, pack_dir, write_config, pull=True, max_attempts=3, in_domain=True)
+#: The in-domain prompts are scored as prompts, or, with the generations source on, through the model's own answers to them.
+IN_DOMAIN_SOURCES = {
+    "prompts": {},
+    "answers": {"sources": ["prompts", "train_batch", "generations"], "generations": {"every_n_steps": 100, "max_new_tokens": 4, "max_prompts": 2}},
+}
+
+
+@pytest.mark.parametrize("scored", sorted(IN_DOMAIN_SOURCES))
+def test_realignment_judged_in_domain_too_records_both_verdicts_and_recovers_only_with_both(tmp_path, tokenizer, pack_dir, write_config, scored):
+    trainer, monitor, module, events = fit(tmp_path, tokenizer, pack_dir, write_config, pull=True, max_attempts=3, in_domain=True,
+                                           **IN_DOMAIN_SOURCES[scored])
+    assert isinstance(monitor.controller.in_domain_probe, AnswerProbe if scored == "answers" else PromptProbe)
     outcomes = [e for e in events if e["event"] == "realignment"]
     assert outcomes and outcomes[-1]["outcome"] == "recovered"
     for outcome in outcomes:

@@ -151,7 +151,7 @@ class Controller:
         self.monitor.event("start", step=start_step, pack=str(pack.root), layer=self.layer, signals=self.signals.kinds, sources=list(settings.sources),
                            baseline_samples=settings.baseline_samples)
         self.realigner: Realigner | None = None
-        self.in_domain_probe: PromptProbe | None = None
+        self.in_domain_probe: PromptProbe | AnswerProbe | None = None
         self.in_domain: InDomainCheck | None = None
         #: In-domain baseline passes started, counted on every rank alike (only rank 0 folds them in), so that
         #: under sharding every rank runs the same forwards: a per-rank count of folded passes would differ.
@@ -251,7 +251,7 @@ class Controller:
             forming = self.in_domain_started < self.settings.baseline_samples
             if forming or work.checking:
                 self.in_domain_started += forming
-                work.in_domain = self._prompt_pass(self.in_domain_probe, "realign")
+                work.in_domain = self._in_domain_pass()
         if "generations" in sources and probing:
             work.answers = "generations"
             with self.monitor.guard("generations"):
@@ -558,12 +558,37 @@ class Controller:
         self.monitor.event("realign_ready", samples=len(chats), dataset=settings.dataset)
 
     def _prepare_in_domain_check(self, tokenizer: Any, pack: PersonaPack) -> None:
-        """The second set of prompts a realignment is judged on (see :mod:`em_monitor.runtime.in_domain`)."""
+        """The second set of prompts a realignment is judged on (see :mod:`em_monitor.runtime.in_domain`).
+
+        With the ``generations`` source on, the model *answers* them and the answers are scored,
+        as that source does (a persona shows in what the model says, and the rules that alert
+        there are calibrated on answers); otherwise the prompts themselves are scored, as the
+        ``prompts`` source does.
+        """
         prompts, real = self._share(load_prompts(self.settings.realign.in_domain_prompts))
-        self.in_domain_probe = PromptProbe(tokenizer, prompts, layer=self.layer, signals=self.signals, batch_size=self.settings.batch_size,
-                                           max_length=self.settings.max_length, share_prefix=not self.sharded, keep=real)
-        floors = {signal: STD_FLOOR_SHARE * spread for (signal, source), spread in pack.reference_spreads().items() if source == "prompts"}
+        if "generations" in self.settings.sources:
+            answering, source = self.settings.generations, "generations"
+            self.in_domain_probe = AnswerProbe(
+                tokenizer, prompts, layer=self.layer, signals=self.signals, batch_size=answering.batch_size, max_new_tokens=answering.max_new_tokens,
+                max_length=self.settings.max_length, time_budget_seconds=answering.time_budget_seconds, keep=real, agree=self._agree if self.sharded else None,
+            )
+        else:
+            source = "prompts"
+            self.in_domain_probe = PromptProbe(tokenizer, prompts, layer=self.layer, signals=self.signals, batch_size=self.settings.batch_size,
+                                               max_length=self.settings.max_length, share_prefix=not self.sharded, keep=real)
+        floors = {signal: STD_FLOOR_SHARE * spread for (signal, kind), spread in pack.reference_spreads().items() if kind == source}
         self.in_domain = InDomainCheck(self.settings.baseline_samples, floors)
+
+    def _in_domain_pass(self) -> PromptPass | str:
+        """Score the in-domain prompts (their answers, with ``generations`` on): (scores, seconds), or ``"realign"`` if it failed."""
+        probe = self.in_domain_probe
+        if isinstance(probe, PromptProbe):
+            return self._prompt_pass(probe, "realign")
+        result: PromptPass | str = "realign"
+        with self.monitor.guard("realign"):
+            answered = probe.run(self.model)
+            result = (answered.scores, answered.seconds)
+        return result
 
     def _prompt_pass(self, probe: PromptProbe, stage: str) -> PromptPass | str:
         """Score ``probe``'s prompts: (scores, seconds), or the stage's name if it failed (counted, training goes on)."""
