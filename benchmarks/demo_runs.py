@@ -8,10 +8,20 @@ back instead of being run again.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import yaml
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, quick: str) -> None:
+    """The options every benchmark built from demo runs shares: model, pack, where runs live, tabulate-only, and the smoke run."""
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--pack", default="builtin:smollm2")
+    parser.add_argument("--out", default=out, help="run folders, reused when their recorded scenario matches")
+    parser.add_argument("--no-run", action="store_true", help="tabulate the finished runs in --out only; run nothing")
+    parser.add_argument("--quick", action="store_true", help=quick)
 
 
 def scenario_folder(root: str | Path, dataset: str, share: float | None, seed: int, *, tag: str = "") -> Path:

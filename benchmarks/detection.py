@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from demo_runs import (  # this folder is sys.path[0] when run as a script
+    add_run_arguments,
     demo_summary,
     scenario_folder,
     tiny_model_and_pack,
@@ -45,11 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--domain", default="health", help="bad/good: advice domain")
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--pack", default="builtin:smollm2")
-    parser.add_argument("--out", default="runs/detection")
-    parser.add_argument("--no-run", action="store_true", help="tabulate the finished runs in --out only; run nothing")
-    parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 12 steps, mixes poisoned:0 and poisoned:1")
+    add_run_arguments(parser, out="runs/detection", quick="tiny random model and pack, 12 steps, mixes poisoned:0 and poisoned:1")
     return parser.parse_args(argv)
 
 

@@ -25,7 +25,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from demo_runs import demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
 #: Rules fitted by default: the three own-answer persona signals together, and each alone.
 DEFAULT_RULES = [
@@ -46,11 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rules", nargs="+", default=DEFAULT_RULES, metavar="NAME=SIG[,SIG...][@SOURCE]")
     parser.add_argument("--reference", type=float, default=0.5, help="CUSUM reference k")
     parser.add_argument("--false-alarm-rate", type=float, default=0.05, help="expected warn alerts per clean run")
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--pack", default="builtin:smollm2")
-    parser.add_argument("--out", default="runs/sequential")
-    parser.add_argument("--no-run", action="store_true", help="tabulate the finished runs only; run nothing")
-    parser.add_argument("--quick", action="store_true", help="tiny random model and pack, 2 seeds, 10 steps")
+    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 2 seeds, 10 steps")
     return parser.parse_args(argv)
 
 
