@@ -116,14 +116,14 @@ def test_generations_noise_quick_reports_gap_spread_and_cost_per_prompt_count():
             assert cell["spread"] >= 0 and (cell["separation"] is None or cell["separation"] == pytest.approx(cell["gap"] / cell["spread"], rel=1e-2))
 
 
-def test_em_recipe_quick_runs_lora_and_full_recipes_bad_against_good():
+def test_em_recipe_quick_runs_a_lora_recipe_bad_against_good():
     report = run_quick("em_recipe.py", timeout=900)
-    assert report["benchmark"] == "em_recipe" and [row["recipe"] for row in report["rows"]] == ["lora2:1e-2", "full:1e-3"]
+    assert report["benchmark"] == "em_recipe" and [row["recipe"] for row in report["rows"]] == ["lora2:1e-2"]
     for row in report["rows"]:
         for dataset in ("bad", "good"):
             assert sorted(map(int, row[dataset]["misaligned_by_step"])) == [0, 3, 6], "judged at step 0, every 3 steps and at the end"
         assert row["gap"] == round(row["bad"]["misaligned_end"] - row["good"]["misaligned_end"], 3) and isinstance(row["emergent"], bool)
-    assert [row["lora_rank"] for row in report["rows"]] == [2, 0]
+    assert [row["lora_rank"] for row in report["rows"]] == [2]
 
 
 def test_specific_drift_reuses_a_saved_run_only_for_the_same_setting(tmp_path, monkeypatch):
