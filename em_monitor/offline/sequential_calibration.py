@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -112,8 +113,13 @@ def _in_control(runs: Sequence[RunPeaks], source: str, signals: Sequence[str], r
     return SequentialRule(signals=models, source=source, reference=reference, warn=1.0)
 
 
+@lru_cache(maxsize=8)
 def _simulated_maxima(passes: int, reference: float) -> np.ndarray:
-    """The CUSUM's maximum over each of :data:`SIMULATED_RUNS` clean runs of ``passes`` independent unit-normal passes."""
+    """The CUSUM's maximum over each of :data:`SIMULATED_RUNS` clean runs of ``passes`` independent unit-normal passes.
+
+    Cached: a calibration asks for the same (passes, reference) once per fit, its leave-one-out refits
+    included, and the simulation is seeded, so every call would return the same array (callers only read it).
+    """
     noise = np.random.default_rng(SIMULATION_SEED).standard_normal((SIMULATED_RUNS, passes))
     statistic, maxima = np.zeros(SIMULATED_RUNS), np.zeros(SIMULATED_RUNS)
     for column in noise.T:

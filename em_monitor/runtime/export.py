@@ -41,14 +41,16 @@ class _SignalTable(Collector):
         self.kinds = dict(kinds)
         self.values: dict[tuple[str, str], tuple[float, float]] = {}
         self.levels: dict[str, int] = {name: 0 for name in kinds}
-        #: Sequential rules: name → (CUSUM statistic, level).
-        self.sequential: dict[str, tuple[float, int]] = {name: (0.0, 0) for name in rules}
+        #: Sequential rules by name: their CUSUM statistic, and their level.
+        self.statistics: dict[str, float] = {name: 0.0 for name in rules}
+        self.rule_levels: dict[str, int] = {name: 0 for name in rules}
         self.step = 0
         self.lock = threading.Lock()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         with self.lock:
-            values, levels, step, sequential = dict(self.values), dict(self.levels), self.step, dict(self.sequential)
+            values, levels, step = dict(self.values), dict(self.levels), self.step
+            statistics, rule_levels = dict(self.statistics), dict(self.rule_levels)
         value = GaugeMetricFamily("em_monitor_signal_value", "Latest mean score of a persona signal over a sampling pass.", labels=["run", "signal", "kind", "source"])
         drift = GaugeMetricFamily("em_monitor_signal_drift", "Drift of a signal from the run's baseline, in baseline standard deviations.", labels=["run", "signal", "source"])
         for (signal, source), (latest, latest_drift) in sorted(values.items()):
@@ -62,9 +64,9 @@ class _SignalTable(Collector):
         statistic = GaugeMetricFamily("em_monitor_sequential_statistic", "Evidence a sequential rule has accumulated (CUSUM, in units of its combined per-pass statistic).",
                                       labels=["run", "rule"])
         rule_level = GaugeMetricFamily("em_monitor_sequential_level", "Alert level of a sequential rule: 0 ok, 1 warn, 2 critical.", labels=["run", "rule"])
-        for rule, (current, current_level) in sorted(sequential.items()):
+        for rule, current in sorted(statistics.items()):
             statistic.add_metric([self.run, rule], current)
-            rule_level.add_metric([self.run, rule], current_level)
+            rule_level.add_metric([self.run, rule], rule_levels.get(rule, 0))
         yield from (value, drift, level, training_step, statistic, rule_level)
 
 
@@ -140,11 +142,12 @@ class MonitorMetrics:
 
     def set_sequential(self, rule: str, statistic: float) -> None:
         with self._table.lock:
-            self._table.sequential[rule] = (statistic, self._table.sequential.get(rule, (0.0, 0))[1])
+            self._table.statistics[rule] = statistic
 
     def set_sequential_level(self, rule: str, level: int) -> None:
         with self._table.lock:
-            self._table.sequential[rule] = (self._table.sequential.get(rule, (0.0, 0))[0], int(level))
+            self._table.statistics.setdefault(rule, 0.0)
+            self._table.rule_levels[rule] = int(level)
 
     def set_step(self, step: int) -> None:
         with self._table.lock:

@@ -106,15 +106,17 @@ class Realigner:
         ``realign.in_domain_prompts`` is set; the attempt then recovers only if both are back.
         """
         attempt = self.active
-        recovered = self.recovered(after) and (in_domain is None or self.recovered(in_domain))
+        generic = self.recovered(after)
+        in_domain_recovered = None if in_domain is None else self.recovered(in_domain)
+        recovered = generic and in_domain_recovered is not False
         outcome: Outcome = "recovered" if recovered else ("retry" if attempt.attempt < self.config.max_attempts else "failed")
         record = {
             "step": step, "attempt": attempt.attempt, "started_step": attempt.started_step, "samples": attempt.samples_done,
             "outcome": outcome, "signals": list(attempt.signals), "before": dict(attempt.before), "after": {s: after.get(s) for s in attempt.signals},
         }
         if in_domain is not None:
-            record.update(generic_recovered=self.recovered(after), in_domain_after={s: in_domain.get(s) for s in attempt.signals},
-                          in_domain_recovered=self.recovered(in_domain))
+            record.update(generic_recovered=generic, in_domain_after={s: in_domain.get(s) for s in attempt.signals},
+                          in_domain_recovered=in_domain_recovered)
         self.history.append(record)
         if outcome == "retry":
             self.active = Attempt(attempt.attempt + 1, step, attempt.signals, attempt.before)
