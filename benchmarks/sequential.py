@@ -27,12 +27,16 @@ from pathlib import Path
 
 from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 
-#: Rules fitted by default: the three own-answer persona signals together, and each alone.
+#: Rules fitted by default: the three own-answer persona signals together, and each alone; the same
+#: three on the fixed probe prompts (deterministic passes: no sampling noise); and the bad-advice
+#: probe on the fixed prompts (does the model start to read general questions as advice-giving gone wrong?).
 DEFAULT_RULES = [
     "combined=persona_direction,persona_probe,toxic_persona@generations",
     "direction=persona_direction@generations",
     "probe=persona_probe@generations",
     "toxic=toxic_persona@generations",
+    "persona_prompts=persona_direction,persona_probe,toxic_persona@prompts",
+    "advice=bad_advice@prompts",
 ]
 
 

@@ -164,3 +164,18 @@ def test_scale_quick_measures_every_part_on_the_tiny_model_and_the_projection():
     assert projection["device"] == "cpu" and [(row["d_sae"], row["k"]) for row in projection["rows"]] == [(4096, 1), (4096, 8)]
     assert all(row["fast_seconds"] > 0 and row["sae_lens_seconds"] > 0 for row in projection["rows"])
     assert projection["max_abs_difference"] < 1e-4
+
+
+def test_lead_quick_times_every_alert_against_the_judge_on_one_grid():
+    report = run_quick("lead.py", timeout=900)
+    assert report["benchmark"] == "lead" and report["seeds"] == [0] and len(report["controls"]) == 2
+    # The benign-chat control is tabulated beside the scenarios, and has no behaviour step of its own.
+    assert set(report["scenarios"]) == {"poisoned:0", "poisoned:1", "bad"}
+    assert report["scenarios"]["poisoned:0"][0]["behaviour_step"] is None
+    # The tiny pack has no bad-advice probe: that rule is reported unfit, the persona rules are fitted.
+    assert "advice" in report["unfit_rules"] and "direction" in report["rules"]
+    for rows in report["scenarios"].values():
+        for row in rows:
+            assert set(row["alert_minus_behaviour"]) == {"level", *report["rules"]}
+            for crossing in row["sequential"].values():  # critical never comes before warn
+                assert crossing["critical_step"] is None or crossing["warn_step"] <= crossing["critical_step"]
