@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rules", nargs="+", default=DEFAULT_RULES, metavar="NAME=SIG[,SIG...][@SOURCE]")
     parser.add_argument("--reference", type=float, default=0.5, help="CUSUM reference k")
     parser.add_argument("--false-alarm-rate", type=float, default=0.05, help="expected warn alerts per clean run")
-    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 and bad")
+    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 beside its controls")
     return parser.parse_args(argv)
 
 
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:
             args.model, args.pack = tiny_model_and_pack(Path(scratch))
-            args.steps, args.seeds, args.every, args.scenarios = 10, [0], 2, ["poisoned:1", "bad"]
+            # The narrow-advice runs are sequential.py --quick's; here one mix beside its two controls (3 tiny runs).
+            args.steps, args.seeds, args.every, args.scenarios = 10, [0], 2, ["poisoned:1"]
             args.domain = args.calibrate_domain = "health"
             args.out = str(Path(scratch) / "runs")
             args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "behaviour_prompts": 4, "judge": "none", "lr": 1e-3}

@@ -170,7 +170,7 @@ def test_lead_quick_times_every_alert_against_the_judge_on_one_grid():
     report = run_quick("lead.py", timeout=900)
     assert report["benchmark"] == "lead" and report["seeds"] == [0] and len(report["controls"]) == 2
     # The benign-chat control is tabulated beside the scenarios, and has no behaviour step of its own.
-    assert set(report["scenarios"]) == {"poisoned:0", "poisoned:1", "bad"}
+    assert set(report["scenarios"]) == {"poisoned:0", "poisoned:1"}
     assert report["scenarios"]["poisoned:0"][0]["behaviour_step"] is None
     # The tiny pack has no bad-advice probe: that rule is reported unfit, the persona rules are fitted.
     assert "advice" in report["unfit_rules"] and "direction" in report["rules"]
