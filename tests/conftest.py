@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import yaml
 from em_monitor.tiny import random_pack, tiny_llama, tiny_tokenizer
 
 # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads make
-# small matmuls many times slower: keep the suite on one.
+# small matmuls many times slower: keep the suite on one. The environment variable carries that to
+# the processes tests start (benchmark smoke runs, examples, torchrun ranks): a 10-step tiny demo
+# run took 92 s with two threads beside another busy process and 11.5 s with one.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
 PROMPTS = [
