@@ -35,7 +35,7 @@ from pathlib import Path
 
 from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 from detection import parse_mix
-from sequential import DEFAULT_RULES, behaviour_change_step, behaviour_steps
+from sequential import add_rule_arguments, behaviour_change_step, behaviour_steps, fit_rules
 
 DEFAULT_SCENARIOS = ["poisoned:0.05", "poisoned:0.25", "poisoned:0.5", "poisoned:1", "bad"]
 #: The benign-chat control of the persona mixes.
@@ -47,12 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenarios", nargs="+", default=DEFAULT_SCENARIOS, help="poisoned:SHARE or bad")
     parser.add_argument("--domain", default="car", help="the advice domain of the `bad` scenario (its `good` runs are its behaviour control)")
     parser.add_argument("--calibrate-domain", default="health", help="the advice domain whose good runs join the benign-chat runs as calibration controls")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--every", type=int, default=5, help="cadence of the generations pass and of the judge (same steps)")
-    parser.add_argument("--rules", nargs="+", default=DEFAULT_RULES, metavar="NAME=SIG[,SIG...][@SOURCE]")
-    parser.add_argument("--reference", type=float, default=0.5, help="CUSUM reference k")
-    parser.add_argument("--false-alarm-rate", type=float, default=0.05, help="expected warn alerts per clean run")
+    add_rule_arguments(parser)
     add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 beside its controls")
     return parser.parse_args(argv)
 
@@ -80,7 +75,7 @@ def minus(step: int | None, behaviour: int | None) -> int | None:
 
 def main(argv: list[str] | None = None) -> dict:
     from em_monitor.offline.calibration import read_run
-    from em_monitor.offline.sequential_calibration import calibrate_sequential, parse_rule_spec, sequential_crossings
+    from em_monitor.offline.sequential_calibration import sequential_crossings
 
     args = parse_args(argv)
     args.demo_extra = {}
@@ -100,15 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         controls = [out for out in [*chat_controls.values(), *domain_controls.values()] if out is not None]
         if len(controls) < 2:
             raise SystemExit(f"lead: need at least 2 control runs to calibrate on (have {len(controls)})")
-        rules, unfit = {}, {}
-        control_runs = [read_run(out / "events.jsonl") for out in controls]
-        for spec in args.rules:
-            name, signals, source = parse_rule_spec(spec)
-            try:
-                rules[name] = calibrate_sequential(control_runs, name, signals, source=source, reference=args.reference,
-                                                   false_alarm_rate=args.false_alarm_rate)
-            except ValueError as error:  # a signal flat on these controls (a dead latent on a random pack): say so, fit the others
-                unfit[name] = str(error)
+        rules, unfit = fit_rules(args, [read_run(out / "events.jsonl") for out in controls])
         judged_controls = {
             "chat": [behaviour_steps(out / "events.jsonl") for out in chat_controls.values() if out is not None],
             "advice": [behaviour_steps(out / "events.jsonl") for out in advice_controls.values() if out is not None],

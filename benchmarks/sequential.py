@@ -44,14 +44,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", nargs="+", default=["health", "finance"], help="advice domains to run (good and bad each)")
     parser.add_argument("--calibrate-domain", default="health", help="the domain whose good runs calibrate every rule")
+    add_rule_arguments(parser)
+    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 2 seeds, 10 steps")
+    return parser.parse_args(argv)
+
+
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run grid and the rules to fit, shared with ``lead.py`` (which reuses these runs)."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--every", type=int, default=5, help="cadence of the generations pass and of the judge (same steps)")
     parser.add_argument("--rules", nargs="+", default=DEFAULT_RULES, metavar="NAME=SIG[,SIG...][@SOURCE]")
     parser.add_argument("--reference", type=float, default=0.5, help="CUSUM reference k")
     parser.add_argument("--false-alarm-rate", type=float, default=0.05, help="expected warn alerts per clean run")
-    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 2 seeds, 10 steps")
-    return parser.parse_args(argv)
+
+
+def fit_rules(args: argparse.Namespace, controls: list) -> tuple[dict, dict[str, str]]:
+    """Every ``--rules`` entry fitted on the control runs (``em-monitor calibrate --sequential``'s code), and why any could not be."""
+    from em_monitor.offline.sequential_calibration import calibrate_sequential, parse_rule_spec
+
+    rules, unfit = {}, {}
+    for spec in args.rules:
+        name, signals, source = parse_rule_spec(spec)
+        try:
+            rules[name] = calibrate_sequential(controls, name, signals, source=source, reference=args.reference, false_alarm_rate=args.false_alarm_rate)
+        except ValueError as error:  # a signal flat on these controls (a dead latent on a random pack): say so, fit the others
+            unfit[name] = str(error)
+    return rules, unfit
 
 
 def collect(args: argparse.Namespace) -> dict[str, dict[str, dict[int, Path]]]:
@@ -89,19 +108,13 @@ def behaviour_change_step(run: list[tuple[int, float]], good_runs: list[list[tup
 
 def evaluate(args: argparse.Namespace, found: dict) -> dict:
     from em_monitor.offline.calibration import calibrate, first_crossings, read_run
-    from em_monitor.offline.sequential_calibration import calibrate_sequential, parse_rule_spec, sequential_crossings
+    from em_monitor.offline.sequential_calibration import sequential_crossings
 
     controls_paths = found.get(args.calibrate_domain, {}).get("good", {})
     if len(controls_paths) < 2:
         raise SystemExit(f"sequential: need at least 2 good runs of {args.calibrate_domain} to calibrate on (have {len(controls_paths)})")
     controls = [read_run(path) for path in controls_paths.values()]
-    rules, unfit = {}, {}
-    for spec in args.rules:
-        name, signals, source = parse_rule_spec(spec)
-        try:
-            rules[name] = calibrate_sequential(controls, name, signals, source=source, reference=args.reference, false_alarm_rate=args.false_alarm_rate)
-        except ValueError as error:  # a signal flat on these controls (a dead latent on a random pack): say so, fit the others
-            unfit[name] = str(error)
+    rules, unfit = fit_rules(args, controls)
     levels = calibrate(controls, sources=["generations"], signals=["persona_direction", "persona_probe", "toxic_persona"])
     table: dict[str, dict] = {}
     for domain, datasets in found.items():
