@@ -101,14 +101,17 @@ def main(argv: list[str] | None = None) -> dict:
             "advice": [behaviour_steps(out / "events.jsonl") for out in advice_controls.values() if out is not None],
         }
         table: dict[str, list[dict]] = {}
-        for scenario in [CHAT_CONTROL, *args.scenarios]:
-            kind = "advice" if scenario == "bad" else "chat"
+        # The controls are tabulated too: a rule that alerts on them is a false alarm.
+        controls_of = {CHAT_CONTROL: chat_controls, "good": advice_controls}
+        shown = [CHAT_CONTROL, *args.scenarios, *(["good"] if "bad" in args.scenarios else [])]
+        for scenario in shown:
+            kind = "advice" if scenario in ("bad", "good") else "chat"
             for seed in args.seeds:
-                out = chat_controls[seed] if scenario == CHAT_CONTROL else run_folder(args, scenario, seed, args.domain)
+                out = controls_of[scenario][seed] if scenario in controls_of else run_folder(args, scenario, seed, args.domain)
                 if out is None:
                     continue
                 judged = behaviour_steps(out / "events.jsonl")
-                behaviour = None if scenario == CHAT_CONTROL else behaviour_change_step(judged, judged_controls[kind])
+                behaviour = None if scenario in controls_of else behaviour_change_step(judged, judged_controls[kind])
                 run = read_run(out / "events.jsonl")
                 sequential = {name: sequential_crossings(run, fitted.rule) for name, fitted in rules.items()}
                 level = level_step(out)
