@@ -33,9 +33,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
-from detection import parse_mix
-from sequential import add_rule_arguments, behaviour_change_step, behaviour_steps, fit_rules
+from demo_runs import add_run_arguments  # this folder is sys.path[0] when run as a script
+from sequential import add_rule_arguments, behaviour_change_step, behaviour_steps, fit_rules, run_folder, use_tiny_model
 
 DEFAULT_SCENARIOS = ["poisoned:0.05", "poisoned:0.25", "poisoned:0.5", "poisoned:1", "bad"]
 #: The benign-chat control of the persona mixes.
@@ -50,17 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_rule_arguments(parser)
     add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 beside its controls")
     return parser.parse_args(argv)
-
-
-def run_folder(args: argparse.Namespace, scenario: str, seed: int, domain: str) -> Path | None:
-    """The event log of one scenario's run (running it unless --no-run), or None when it is not there."""
-    dataset, share = parse_mix(scenario)
-    root = Path(args.out) / ("mixes" if share is not None else domain)
-    out = scenario_folder(root, dataset, share, seed)
-    extra = {"generations_every": args.every, "behaviour_every": args.every, **args.demo_extra}
-    summary, _ = demo_summary(out, dataset=dataset, share=share, domain=domain, seed=seed, steps=args.steps, realign=False,
-                              model=args.model, pack=args.pack, extra=extra, run=not args.no_run)
-    return None if summary is None else out
 
 
 def level_step(out: Path) -> int | None:
@@ -81,17 +69,15 @@ def main(argv: list[str] | None = None) -> dict:
     args.demo_extra = {}
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:
-            args.model, args.pack = tiny_model_and_pack(Path(scratch))
+            use_tiny_model(args, Path(scratch))
             # The narrow-advice runs are sequential.py --quick's; here one mix beside its two controls (3 tiny runs).
-            args.steps, args.seeds, args.every, args.scenarios = 10, [0], 2, ["poisoned:1"]
+            args.seeds, args.scenarios = [0], ["poisoned:1"]
             args.domain = args.calibrate_domain = "health"
-            args.out = str(Path(scratch) / "runs")
-            args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "behaviour_prompts": 4, "judge": "none", "lr": 1e-3}
-        chat_controls = {seed: run_folder(args, CHAT_CONTROL, seed, args.domain) for seed in args.seeds}
-        domain_controls = {seed: run_folder(args, "good", seed, args.calibrate_domain) for seed in args.seeds}
+        chat_controls = {seed: run_folder(args, CHAT_CONTROL, seed, args.domain, run=not args.no_run) for seed in args.seeds}
+        domain_controls = {seed: run_folder(args, "good", seed, args.calibrate_domain, run=not args.no_run) for seed in args.seeds}
         advice_controls = domain_controls
         if "bad" in args.scenarios and args.domain != args.calibrate_domain:
-            advice_controls = {seed: run_folder(args, "good", seed, args.domain) for seed in args.seeds}
+            advice_controls = {seed: run_folder(args, "good", seed, args.domain, run=not args.no_run) for seed in args.seeds}
         controls = [out for out in [*chat_controls.values(), *domain_controls.values()] if out is not None]
         if len(controls) < 2:
             raise SystemExit(f"lead: need at least 2 control runs to calibrate on (have {len(controls)})")
@@ -107,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         for scenario in shown:
             kind = "advice" if scenario in ("bad", "good") else "chat"
             for seed in args.seeds:
-                out = controls_of[scenario][seed] if scenario in controls_of else run_folder(args, scenario, seed, args.domain)
+                out = controls_of[scenario][seed] if scenario in controls_of else run_folder(args, scenario, seed, args.domain, run=not args.no_run)
                 if out is None:
                     continue
                 judged = behaviour_steps(out / "events.jsonl")

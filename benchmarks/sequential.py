@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from detection import parse_mix
 
 #: Rules fitted by default: the three own-answer persona signals together, and each alone; the same
 #: three on the fixed probe prompts (deterministic passes: no sampling noise); and the bad-advice
@@ -75,19 +76,38 @@ def fit_rules(args: argparse.Namespace, controls: list) -> tuple[dict, dict[str,
 
 def collect(args: argparse.Namespace) -> dict[str, dict[str, dict[int, Path]]]:
     """domain → good/bad → seed → the run's event log (running what is missing unless --no-run)."""
-    extra = {"generations_every": args.every, "behaviour_every": args.every, **args.demo_extra}
     found: dict[str, dict[str, dict[int, Path]]] = {}
     for domain in args.domains:
         for dataset in ("good", "bad"):
             # The calibration domain's bad runs are not needed (its good runs are the controls): reused when there, never run.
             run = not args.no_run and not (domain == args.calibrate_domain and dataset == "bad")
             for seed in args.seeds:
-                out = scenario_folder(Path(args.out) / domain, dataset, None, seed)
-                summary, _ = demo_summary(out, dataset=dataset, share=None, domain=domain, seed=seed, steps=args.steps, realign=False,
-                                          model=args.model, pack=args.pack, extra=extra, run=run)
-                if summary is not None:
+                out = run_folder(args, dataset, seed, domain, run=run)
+                if out is not None:
                     found.setdefault(domain, {}).setdefault(dataset, {})[seed] = out / "events.jsonl"
     return found
+
+
+def run_folder(args: argparse.Namespace, scenario: str, seed: int, domain: str, *, run: bool) -> Path | None:
+    """One finished run's folder (``poisoned:SHARE``, ``good`` or ``bad``), realignment off, with the
+    generations pass and the judge both every ``--every`` steps; run first when missing and ``run``.
+
+    The one layout this benchmark and ``lead.py`` share: mixes in ``OUT/mixes/``, advice in ``OUT/DOMAIN/``.
+    """
+    dataset, share = parse_mix(scenario)
+    out = scenario_folder(Path(args.out) / ("mixes" if share is not None else domain), dataset, share, seed)
+    extra = {"generations_every": args.every, "behaviour_every": args.every, **args.demo_extra}
+    summary, _ = demo_summary(out, dataset=dataset, share=share, domain=domain, seed=seed, steps=args.steps, realign=False,
+                              model=args.model, pack=args.pack, extra=extra, run=run)
+    return None if summary is None else out
+
+
+def use_tiny_model(args: argparse.Namespace, scratch: Path) -> None:
+    """``--quick``: a tiny random model and pack, 10 steps, runs in ``scratch`` (each benchmark then picks its grid)."""
+    args.model, args.pack = tiny_model_and_pack(scratch)
+    args.steps, args.every, args.out = 10, 2, str(scratch / "runs")
+    # A tiny random model must move at all in 10 steps: a higher learning rate than the demo's (3e-3 diverges).
+    args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "behaviour_prompts": 4, "judge": "none", "lr": 1e-3}
 
 
 def behaviour_steps(events_path: Path) -> list[tuple[int, float]]:
@@ -150,11 +170,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.demo_extra = {}
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:
-            args.model, args.pack = tiny_model_and_pack(Path(scratch))
-            args.steps, args.seeds, args.every, args.domains, args.calibrate_domain = 10, [0, 1], 2, ["health", "car"], "health"
-            args.out = str(Path(scratch) / "runs")
-            # A tiny random model must move at all in 10 steps: a higher learning rate than the demo's (3e-3 diverges).
-            args.demo_extra = {"batch_size": 2, "every_n_steps": 2, "behaviour_prompts": 4, "judge": "none", "lr": 1e-3}
+            use_tiny_model(args, Path(scratch))
+            args.seeds, args.domains, args.calibrate_domain = [0, 1], ["health", "car"], "health"
         found = collect(args)
         evaluated = evaluate(args, found)
     report = {"benchmark": "sequential", "model": args.model, "steps": args.steps, "every": args.every, "calibrate_domain": args.calibrate_domain,
