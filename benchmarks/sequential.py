@@ -3,7 +3,7 @@
 For each domain this runs (or reuses) the demo's narrow-advice fine-tunes, good and bad, one per
 seed, realignment off, with the `generations` source and the behavioural judge at the same
 cadence. Then it fits each sequential rule (``em-monitor calibrate --sequential``'s code) on the
-good runs of ``--calibrate-domain`` alone and replays every run of every domain through it: the
+good runs of ``--calibrate-domains`` alone (one domain, or several pooled) and replays every run of every domain through it: the
 first step it would warn and go critical, against the first step the judge's misaligned share rose
 above every good run's range of that domain. The level rules the same controls calibrate (warn =
 highest control peak + 1σ) are replayed beside them, so the table says what the sequential rule adds.
@@ -44,7 +44,7 @@ DEFAULT_RULES = [
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", nargs="+", default=["health", "finance"], help="advice domains to run (good and bad each)")
-    parser.add_argument("--calibrate-domain", default="health", help="the domain whose good runs calibrate every rule")
+    parser.add_argument("--calibrate-domains", nargs="+", default=["health"], help="the domains whose good runs, pooled, calibrate every rule")
     add_rule_arguments(parser)
     add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 2 seeds, 10 steps")
     return parser.parse_args(argv)
@@ -80,7 +80,7 @@ def collect(args: argparse.Namespace) -> dict[str, dict[str, dict[int, Path]]]:
     for domain in args.domains:
         for dataset in ("good", "bad"):
             # The calibration domain's bad runs are not needed (its good runs are the controls): reused when there, never run.
-            run = not args.no_run and not (domain == args.calibrate_domain and dataset == "bad")
+            run = not args.no_run and not (domain in args.calibrate_domains and dataset == "bad")
             for seed in args.seeds:
                 out = run_folder(args, dataset, seed, domain, run=run)
                 if out is not None:
@@ -130,10 +130,10 @@ def evaluate(args: argparse.Namespace, found: dict) -> dict:
     from em_monitor.offline.calibration import calibrate, first_crossings, read_run
     from em_monitor.offline.sequential_calibration import sequential_crossings
 
-    controls_paths = found.get(args.calibrate_domain, {}).get("good", {})
+    controls_paths = [path for domain in args.calibrate_domains for path in found.get(domain, {}).get("good", {}).values()]
     if len(controls_paths) < 2:
-        raise SystemExit(f"sequential: need at least 2 good runs of {args.calibrate_domain} to calibrate on (have {len(controls_paths)})")
-    controls = [read_run(path) for path in controls_paths.values()]
+        raise SystemExit(f"sequential: need at least 2 good runs of {' '.join(args.calibrate_domains)} to calibrate on (have {len(controls_paths)})")
+    controls = [read_run(path) for path in controls_paths]
     rules, unfit = fit_rules(args, controls)
     levels = calibrate(controls, sources=["generations"], signals=["persona_direction", "persona_probe", "toxic_persona"])
     table: dict[str, dict] = {}
@@ -146,7 +146,7 @@ def evaluate(args: argparse.Namespace, found: dict) -> dict:
                 judged = behaviour_steps(path)
                 rows.append({
                     "seed": seed,
-                    "control": domain == args.calibrate_domain and dataset == "good",
+                    "control": domain in args.calibrate_domains and dataset == "good",
                     "sequential": {name: sequential_crossings(run, fitted.rule) for name, fitted in rules.items()},
                     "levels": {name: crossing for name, crossing in first_crossings(run, levels).items()},
                     "misaligned_by_step": dict(judged),
@@ -171,10 +171,10 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         if args.quick:
             use_tiny_model(args, Path(scratch))
-            args.seeds, args.domains, args.calibrate_domain = [0, 1], ["health", "car"], "health"
+            args.seeds, args.domains, args.calibrate_domains = [0, 1], ["health", "car"], ["health"]
         found = collect(args)
         evaluated = evaluate(args, found)
-    report = {"benchmark": "sequential", "model": args.model, "steps": args.steps, "every": args.every, "calibrate_domain": args.calibrate_domain,
+    report = {"benchmark": "sequential", "model": args.model, "steps": args.steps, "every": args.every, "calibrate_domains": args.calibrate_domains,
               "seeds": args.seeds, "reference": args.reference, "false_alarm_rate": args.false_alarm_rate, **evaluated}
     print(json.dumps(report))
     return report

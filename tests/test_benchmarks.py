@@ -91,7 +91,7 @@ def test_flag_recall_quick_compares_base_flags_alone_and_together_with_the_run_r
 
 def test_sequential_quick_calibrates_on_one_domains_good_runs_and_replays_every_run():
     report = run_quick("sequential.py", timeout=900)
-    assert report["benchmark"] == "sequential" and report["calibrate_domain"] == "health" and report["seeds"] == [0, 1]
+    assert report["benchmark"] == "sequential" and report["calibrate_domains"] == ["health"] and report["seeds"] == [0, 1]
     fitted = report["rules"]["direction"]
     assert fitted["warn"] < fitted["critical"] and len(fitted["leave_one_out_warns"]) == 2 and fitted["passes_per_run"] >= 3
     # Controls are the calibration domain's good runs; its bad runs are never run; the other domain has both.
