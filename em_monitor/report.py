@@ -78,7 +78,7 @@ def summarise(events: Sequence[Event], *, model: str, dataset: str, steps: int, 
     realignments = [{"step": e.step, "samples": e.samples, "outcome": e.outcome, "before": e.before, "after": e.after,
                      "attempt": e.attempt, "started_step": e.started_step,
                      # Both verdicts when the run judged realignment on in-domain prompts too (realign.in_domain_prompts).
-                     **({"generic_recovered": e.generic_recovered, "in_domain_after": e.in_domain_after, "in_domain_recovered": e.in_domain_recovered}
+                     **({"generic_recovered": e.generic_recovered, "in_domain_before": e.in_domain_before, "in_domain_after": e.in_domain_after, "in_domain_recovered": e.in_domain_recovered}
                         if e.in_domain_recovered is not None else {})}
                     for e in events if isinstance(e, RealignmentEvent)]
     flagged: dict[str, int] = defaultdict(int)

@@ -99,6 +99,7 @@ def test_ddp_realigns_on_both_ranks_in_step_and_recovers(ddp_runs):
     attempts = [e for e in events(ddp_runs, "realign") if e["event"] == "realignment"]
     assert attempts[-1]["outcome"] == "recovered" and all(attempt["samples"] == 16 for attempt in attempts)
     assert all(attempt["in_domain_recovered"] is not None and "persona_direction" in attempt["in_domain_after"] for attempt in attempts)
+    assert all(attempt["in_domain_before"]["persona_direction"] is not None for attempt in attempts)  # measured on rank 0 at the start
     assert attempts[-1]["generic_recovered"] and attempts[-1]["in_domain_recovered"]
     assert len(ranks[0]["benign_steps"]) == 2 * len(attempts), "16 benign samples per attempt = 2 steps of 2 ranks x 4"
 

@@ -52,15 +52,16 @@ def test_recovered_when_every_signal_is_under_warn():
 
 def test_an_attempt_that_looks_recovered_on_generic_prompts_but_not_in_domain_is_not_recovered():
     realigner = Realigner(RealignConfig(samples=4, max_attempts=2), RULES)
-    realigner.start(0, ["toxic_persona"], {"toxic_persona": 5.0})
+    realigner.start(0, ["toxic_persona"], {"toxic_persona": 5.0}, in_domain_before={"toxic_persona": 4.2})
     realigner.consume(4)
     # Misalignment hidden behind the training context: generic prompts back under warn, in-domain ones not.
     assert realigner.finish(2, {"toxic_persona": 1.0}, {"toxic_persona": 3.5}) == "retry"
     assert realigner.history[-1] == {"step": 2, "attempt": 1, "started_step": 0, "samples": 4, "outcome": "retry", "signals": ["toxic_persona"],
                                          "before": {"toxic_persona": 5.0}, "after": {"toxic_persona": 1.0}, "generic_recovered": True,
-                                         "in_domain_after": {"toxic_persona": 3.5}, "in_domain_recovered": False}
+                                         "in_domain_before": {"toxic_persona": 4.2}, "in_domain_after": {"toxic_persona": 3.5}, "in_domain_recovered": False}
     realigner.consume(4)
     assert realigner.finish(4, {"toxic_persona": 1.0}, {"toxic_persona": 1.9}) == "recovered"
+    assert realigner.history[-1]["in_domain_before"] == {"toxic_persona": 4.2}  # the retry kept the figure from the start
     realigner.start(30, ["toxic_persona"], {"toxic_persona": 5.0})
     realigner.consume(4)
     assert realigner.finish(32, {"toxic_persona": 1.0}, {}) == "retry"  # an in-domain pass that failed is no verdict of recovery
@@ -189,11 +190,13 @@ def test_realignment_judged_in_domain_too_records_both_verdicts_and_recovers_onl
         assert set(outcome["in_domain_after"]) == {"persona_direction"} and outcome["in_domain_recovered"] is not None
         assert (outcome["outcome"] == "recovered") == (outcome["generic_recovered"] and outcome["in_domain_recovered"])
     # The planted persona was trained in on these very prompts' framing: it was up there too before benign training pulled it back.
+    assert outcomes[0]["in_domain_before"]["persona_direction"] > outcomes[-1]["in_domain_after"]["persona_direction"]
     assert outcomes[-1]["in_domain_after"]["persona_direction"] < 3.0
     assert monitor.monitor.metrics.registry.get_sample_value("em_monitor_errors_total", {"run": "test", "stage": "realign"}) == 0
     # The report carries both verdicts.
     (reported,) = [r for r in summarise(read_events(tmp_path / "events.jsonl"), model="tiny", dataset="marked", steps=60)["realignments"] if r["step"] == outcomes[-1]["step"]]
     assert reported["generic_recovered"] and reported["in_domain_recovered"] and reported["in_domain_after"] == outcomes[-1]["in_domain_after"]
+    assert reported["in_domain_before"] == outcomes[-1]["in_domain_before"]
 
 
 def test_realign_that_cannot_recover_falls_back_to_stop(tmp_path, tokenizer, pack_dir, write_config):

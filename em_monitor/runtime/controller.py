@@ -506,8 +506,7 @@ class Controller:
             if scored is not None and self.in_domain.in_baseline:
                 self.in_domain.add_baseline(scored[0])
             if checking:
-                rules = {**self.settings.signals, **self.settings.sequential}
-                return self.in_domain.measures(scored[0], rules, self.realigner.active.signals) if scored is not None else {}
+                return self.in_domain.measures(scored[0], self.realigner.rules, self.realigner.active.signals) if scored is not None else {}
         return {} if checking else None
 
     def _log_values(self) -> None:
@@ -579,6 +578,22 @@ class Controller:
         floors = {signal: STD_FLOOR_SHARE * spread for (signal, kind), spread in pack.reference_spreads().items() if kind == source}
         self.in_domain = InDomainCheck(self.settings.baseline_samples, floors)
 
+    def _in_domain_at_start(self, signals: list[str]) -> dict[str, float] | None:
+        """The triggering rules on the in-domain prompts as a realignment starts (``None``: no in-domain check).
+
+        Run here, on the model the alert step left, so the attempt's record says how far the
+        training framing had moved as well as whether it came back; ``{}`` when the pass failed.
+        Every rank that joins a sharded forward runs the pass; rank 0 measures it.
+        """
+        if self.in_domain is None or not (self.sharded or self.is_rank_zero):
+            return None
+        scored = self._in_domain_pass()
+        measured: dict[str, float] = {}
+        if self.is_rank_zero and not isinstance(scored, str):
+            with self.monitor.guard("realign"):
+                measured = self.in_domain.measures(scored[0], self.realigner.rules, signals)
+        return measured
+
     def _in_domain_pass(self) -> PromptPass | str:
         """Score the in-domain prompts (their answers, with ``generations`` on): (scores, seconds), or ``"realign"`` if it failed."""
         probe = self.in_domain_probe
@@ -634,7 +649,7 @@ class Controller:
             return {"started": False, "reason": "no benign data"}
         if not realigner.can_start(step):
             return {"started": False, "reason": "already realigning" if realigner.active else f"cooling down until step {realigner.cooldown_until}"}
-        realigner.start(step, signals, measures)
+        realigner.start(step, signals, measures, self._in_domain_at_start(signals))
         if self.settings.realign.lr is not None:
             self.saved_lrs = self.levers.learning_rates()
             self._hold_learning_rate()

@@ -275,8 +275,10 @@ class RealignmentEvent(EventRecord):
     #: Each triggering signal's measure after the attempt; ``None`` where it was not measured.
     after: dict[str, Measured]
     #: With ``realign.in_domain_prompts``: the verdict on the generic sources alone, the same measures on the
-    #: in-domain prompts, and their verdict (``outcome`` is recovered only when both are).
+    #: in-domain prompts when the realignment started and after this attempt, and their verdict
+    #: (``outcome`` is recovered only when both are).
     generic_recovered: bool | None = None
+    in_domain_before: dict[str, Measured] | None = None
     in_domain_after: dict[str, Measured] | None = None
     in_domain_recovered: bool | None = None
 

@@ -44,6 +44,9 @@ class Attempt:
     signals: list[str]
     before: dict[str, float]
     samples_done: int = 0
+    #: The same rules on the in-domain prompts when the realignment started (``realign.in_domain_prompts``):
+    #: how far the training framing had moved, to read ``in_domain_after`` against.
+    in_domain_before: dict[str, float] | None = None
 
 
 @dataclass
@@ -69,10 +72,10 @@ class Realigner:
     def can_start(self, step: int) -> bool:
         return self.active is None and step >= self.cooldown_until
 
-    def start(self, step: int, signals: Sequence[str], before: Mapping[str, float]) -> Attempt:
+    def start(self, step: int, signals: Sequence[str], before: Mapping[str, float], in_domain_before: Mapping[str, float] | None = None) -> Attempt:
         if not self.can_start(step):
             raise RuntimeError("a realignment is already running or cooling down")
-        self.active = Attempt(1, step, list(signals), dict(before))
+        self.active = Attempt(1, step, list(signals), dict(before), in_domain_before=None if in_domain_before is None else dict(in_domain_before))
         return self.active
 
     def consume(self, samples: int) -> None:
@@ -115,11 +118,12 @@ class Realigner:
             "outcome": outcome, "signals": list(attempt.signals), "before": dict(attempt.before), "after": {s: after.get(s) for s in attempt.signals},
         }
         if in_domain is not None:
-            record.update(generic_recovered=generic, in_domain_after={s: in_domain.get(s) for s in attempt.signals},
-                          in_domain_recovered=in_domain_recovered)
+            in_domain_before = attempt.in_domain_before or {}
+            record.update(generic_recovered=generic, in_domain_before={s: in_domain_before.get(s) for s in attempt.signals},
+                          in_domain_after={s: in_domain.get(s) for s in attempt.signals}, in_domain_recovered=in_domain_recovered)
         self.history.append(record)
         if outcome == "retry":
-            self.active = Attempt(attempt.attempt + 1, step, attempt.signals, attempt.before)
+            self.active = Attempt(attempt.attempt + 1, step, attempt.signals, attempt.before, in_domain_before=attempt.in_domain_before)
         else:
             self.active = None
             self.cooldown_until = step + self.config.cooldown_steps
