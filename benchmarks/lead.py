@@ -10,7 +10,7 @@ same grid. Per run it reports:
   per-sample data alert do not count: the data alert watches the training data, not the model);
 - ``sequential.NAME``: the first warn / critical step of each sequential rule, fitted once on every
   control run together (``em-monitor calibrate --sequential``'s code), as a user calibrates once on
-  their benign runs: ``poisoned:0`` runs (benign chat) and the ``--calibrate-domain`` good runs;
+  their benign runs: ``poisoned:0`` runs (benign chat) and the good runs of ``--calibrate-domains``;
 - ``behaviour_step``: the first step the judge's misaligned share rose above every control run of
   the scenario's own kind at any step (``poisoned:0`` for the mixes, ``--domain`` good for ``bad``);
 - ``alert_minus_behaviour``: each alert's step minus the behaviour step (≤ 0: the alert came no later).
@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 from demo_runs import add_run_arguments  # this folder is sys.path[0] when run as a script
-from sequential import add_rule_arguments, behaviour_change_step, behaviour_steps, fit_rules, run_folder, use_tiny_model
+from sequential import RUNS, add_rule_arguments, behaviour_change_step, behaviour_steps, fit_rules, run_folder, use_tiny_model
 
 DEFAULT_SCENARIOS = ["poisoned:0.05", "poisoned:0.25", "poisoned:0.5", "poisoned:1", "bad"]
 #: The benign-chat control of the persona mixes.
@@ -45,9 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", nargs="+", default=DEFAULT_SCENARIOS, help="poisoned:SHARE or bad")
     parser.add_argument("--domain", default="car", help="the advice domain of the `bad` scenario (its `good` runs are its behaviour control)")
-    parser.add_argument("--calibrate-domain", default="health", help="the advice domain whose good runs join the benign-chat runs as calibration controls")
+    parser.add_argument("--calibrate-domains", nargs="+", default=["health"], help="the advice domains whose good runs join the benign-chat runs as calibration controls")
     add_rule_arguments(parser)
-    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 beside its controls")
+    add_run_arguments(parser, out=RUNS, quick="tiny random model and pack, 1 seed, 10 steps, poisoned:1 beside its controls")
     return parser.parse_args(argv)
 
 
@@ -72,13 +72,12 @@ def main(argv: list[str] | None = None) -> dict:
             use_tiny_model(args, Path(scratch))
             # The narrow-advice runs are sequential.py --quick's; here one mix beside its two controls (3 tiny runs).
             args.seeds, args.scenarios = [0], ["poisoned:1"]
-            args.domain = args.calibrate_domain = "health"
+            args.domain, args.calibrate_domains = "health", ["health"]
         chat_controls = {seed: run_folder(args, CHAT_CONTROL, seed, args.domain, run=not args.no_run) for seed in args.seeds}
-        domain_controls = {seed: run_folder(args, "good", seed, args.calibrate_domain, run=not args.no_run) for seed in args.seeds}
-        advice_controls = domain_controls
-        if "bad" in args.scenarios and args.domain != args.calibrate_domain:
-            advice_controls = {seed: run_folder(args, "good", seed, args.domain, run=not args.no_run) for seed in args.seeds}
-        controls = [out for out in [*chat_controls.values(), *domain_controls.values()] if out is not None]
+        domain_controls = [run_folder(args, "good", seed, domain, run=not args.no_run) for domain in args.calibrate_domains for seed in args.seeds]
+        # The behaviour control of `bad` is its own domain's good runs (fitted on or not).
+        advice_controls = {seed: run_folder(args, "good", seed, args.domain, run=not args.no_run and "bad" in args.scenarios) for seed in args.seeds}
+        controls = [out for out in [*chat_controls.values(), *domain_controls] if out is not None]
         if len(controls) < 2:
             raise SystemExit(f"lead: need at least 2 control runs to calibrate on (have {len(controls)})")
         rules, unfit = fit_rules(args, [read_run(out / "events.jsonl") for out in controls])
@@ -111,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
                                               **{name: minus(crossing["warn_step"], behaviour) for name, crossing in sequential.items()}},
                 })
     report = {"benchmark": "lead", "model": args.model, "steps": args.steps, "every": args.every, "domain": args.domain,
-              "calibrate_domain": args.calibrate_domain, "seeds": args.seeds, "controls": [str(out) for out in controls],
+              "calibrate_domains": args.calibrate_domains, "seeds": args.seeds, "controls": [str(out) for out in controls],
               "rules": {name: fitted.as_dict() for name, fitted in rules.items()}, "unfit_rules": unfit, "scenarios": table}
     print(json.dumps(report))
     return report

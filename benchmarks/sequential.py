@@ -8,12 +8,13 @@ first step it would warn and go critical, against the first step the judge's mis
 above every good run's range of that domain. The level rules the same controls calibrate (warn =
 highest control peak + 1σ) are replayed beside them, so the table says what the sequential rule adds.
 
-Runs land in ``OUT/DOMAIN/{good,bad}-seedN/`` and are reused when their recorded scenario matches.
+Runs land in ``OUT/DOMAIN/{good,bad}-seedN/`` (``OUT`` defaults to ``benchmarks/runs/sequential``, kept in
+the repository) and are reused when their recorded scenario matches.
 The last stdout line is one JSON object (keys in ``benchmarks/README.md``).
 
 Usage::
 
-    python benchmarks/sequential.py --domains health finance --seeds 0 1 2 3 4      # ~8 min a run on 2 quiet CPU cores
+    python benchmarks/sequential.py --domains health finance --seeds 0 1 2 3 4      # ~15 min a run on 2 quiet CPU cores
     python benchmarks/sequential.py --no-run                                          # tabulate what is there
     python benchmarks/sequential.py --quick                                           # tiny random model: a smoke run
 """
@@ -27,6 +28,10 @@ from pathlib import Path
 
 from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 from detection import parse_mix
+
+#: Where the runs live, shared with ``lead.py``: in the repository (each run's event log, config and
+#: summary; ``runs/.gitignore`` keeps out the rest), so ``--no-run`` re-derives every table from a clean clone.
+RUNS = str(Path(__file__).resolve().parent / "runs" / "sequential")
 
 #: Rules fitted by default: the three own-answer persona signals together, and each alone; the same
 #: three on the fixed probe prompts (deterministic passes: no sampling noise); and the bad-advice
@@ -46,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--domains", nargs="+", default=["health", "finance"], help="advice domains to run (good and bad each)")
     parser.add_argument("--calibrate-domains", nargs="+", default=["health"], help="the domains whose good runs, pooled, calibrate every rule")
     add_rule_arguments(parser)
-    add_run_arguments(parser, out="runs/sequential", quick="tiny random model and pack, 2 seeds, 10 steps")
+    add_run_arguments(parser, out=RUNS, quick="tiny random model and pack, 2 seeds, 10 steps")
     return parser.parse_args(argv)
 
 

@@ -169,6 +169,7 @@ def test_scale_quick_measures_every_part_on_the_tiny_model_and_the_projection():
 def test_lead_quick_times_every_alert_against_the_judge_on_one_grid():
     report = run_quick("lead.py", timeout=900)
     assert report["benchmark"] == "lead" and report["seeds"] == [0] and len(report["controls"]) == 2
+    assert report["calibrate_domains"] == ["health"]
     # The benign-chat control is tabulated beside the scenarios, and has no behaviour step of its own.
     assert set(report["scenarios"]) == {"poisoned:0", "poisoned:1"}
     assert report["scenarios"]["poisoned:0"][0]["behaviour_step"] is None
