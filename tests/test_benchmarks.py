@@ -180,3 +180,17 @@ def test_lead_quick_times_every_alert_against_the_judge_on_one_grid():
             assert set(row["alert_minus_behaviour"]) == {"level", *report["rules"]}
             for crossing in row["sequential"].values():  # critical never comes before warn
                 assert crossing["critical_step"] is None or crossing["warn_step"] <= crossing["critical_step"]
+
+
+def test_the_committed_smollm2_runs_still_give_the_documented_cross_domain_finding():
+    """``benchmarks/runs/`` keeps the event logs of the SmolLM2 runs behind docs/thresholds.md's finance
+    table; refitted with today's calibration code they must still say what the doc says: the advice
+    rule, fitted on health good runs only, warns on ≥ 4 of 5 finance bad runs and on no finance good run."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "sequential.py"), "--domains", "health", "finance", "--no-run"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    finance = report["domains"]["finance"]
+    assert len(finance["bad"]["runs"]) == len(finance["good"]["runs"]) == 5
+    assert finance["bad"]["warned"]["advice"] >= 4 and finance["good"]["warned"]["advice"] == 0
+    assert 0 <= report["rules"]["advice"]["false_alarm_rate"] <= 1
