@@ -21,7 +21,7 @@ line is one JSON object (keys in ``benchmarks/README.md``).
 
 Usage::
 
-    python benchmarks/lead.py --seeds 0 1 2 3 4        # ~8 min a mix run, ~13 min an advice run on 2 quiet CPU cores; reused
+    python benchmarks/lead.py --seeds 0 1 2 3 4        # ~8 min a run on 2 quiet CPU cores; reused
     python benchmarks/lead.py --no-run                 # tabulate the finished runs only
     python benchmarks/lead.py --quick                  # tiny random model: a smoke run
 """

@@ -14,7 +14,7 @@ The last stdout line is one JSON object (keys in ``benchmarks/README.md``).
 
 Usage::
 
-    python benchmarks/sequential.py --domains health finance --seeds 0 1 2 3 4      # ~15 min a run on 2 quiet CPU cores
+    python benchmarks/sequential.py --domains health finance --seeds 0 1 2 3 4      # ~8 min a run on 2 quiet CPU cores
     python benchmarks/sequential.py --no-run                                          # tabulate what is there
     python benchmarks/sequential.py --quick                                           # tiny random model: a smoke run
 """
