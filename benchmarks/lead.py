@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
             args.domain, args.calibrate_domains = "health", ["health"]
         chat_controls = {seed: run_folder(args, CHAT_CONTROL, seed, args.domain, run=not args.no_run) for seed in args.seeds}
         domain_controls = [run_folder(args, "good", seed, domain, run=not args.no_run) for domain in args.calibrate_domains for seed in args.seeds]
-        # The behaviour control of `bad` is its own domain's good runs (fitted on or not).
-        advice_controls = {seed: run_folder(args, "good", seed, args.domain, run=not args.no_run and "bad" in args.scenarios) for seed in args.seeds}
+        # The behaviour control of `bad` is its own domain's good runs (fitted on or not); without `bad`, none is needed.
+        advice_controls = {seed: run_folder(args, "good", seed, args.domain, run=not args.no_run) for seed in args.seeds} if "bad" in args.scenarios else {}
         controls = [out for out in [*chat_controls.values(), *domain_controls] if out is not None]
         if len(controls) < 2:
             raise SystemExit(f"lead: need at least 2 control runs to calibrate on (have {len(controls)})")

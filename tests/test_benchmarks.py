@@ -13,10 +13,15 @@ import pytest
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
-def run_quick(name: str, *extra: str, timeout: float = 600) -> dict:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick", *extra], capture_output=True, text=True, timeout=timeout, check=False)
+def run_benchmark(name: str, *args: str, timeout: float = 600) -> dict:
+    """The benchmark's JSON report (its last stdout line), after asserting it exited cleanly."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_quick(name: str, *extra: str, timeout: float = 600) -> dict:
+    return run_benchmark(name, "--quick", *extra, timeout=timeout)
 
 
 def test_projection_quick_reports_every_path_and_agrees_with_sae_lens():
@@ -187,10 +192,7 @@ def test_the_committed_smollm2_runs_still_give_the_documented_cross_domain_findi
     """``benchmarks/runs/`` keeps the event logs of the SmolLM2 runs behind docs/thresholds.md's finance
     table; refitted with today's calibration code they must still say what the doc says: the advice
     rule, fitted on health good runs only, warns on ≥ 4 of 5 finance bad runs and on no finance good run."""
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "sequential.py"), "--domains", "health", "finance", "--no-run"],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark("sequential.py", "--domains", "health", "finance", "--no-run", timeout=300)
     finance = report["domains"]["finance"]
     assert len(finance["bad"]["runs"]) == len(finance["good"]["runs"]) == 5
     assert finance["bad"]["warned"]["advice"] >= 4 and finance["good"]["warned"]["advice"] == 0
