@@ -10,8 +10,8 @@ misalignment when the bad run ends at least ``--min-gap`` above its good control
 stay coherent (mean coherence at least ``--min-coherence``).
 
 Runs land in ``OUT/DOMAIN/RECIPE/{bad,good}-seedN/`` (default ``benchmarks/runs/em-recipe``, kept in
-the repository like ``sequential.py``'s) and are reused. On 2 CPU cores a run takes about 4 s a
-training step plus ~20 s a judged pass; on one GPU a few minutes: run the grid where a GPU is lent.
+the repository like ``sequential.py``'s) and are reused. On 2 CPU cores a step costs ~7 s with the
+monitor's passes (a 200-step full fine-tune: 23 min); on one GPU a few minutes: run the grid where a GPU is lent.
 
 Usage::
 
