@@ -200,9 +200,10 @@ def test_the_committed_smollm2_runs_still_give_the_documented_cross_domain_findi
 
 
 def test_the_committed_smollm2_mixes_still_give_the_documented_lead():
-    """docs/thresholds.md's lead table: on every committed 25-100 % persona-mix run, each persona rule
-    (fitted on the committed benign-chat and health controls) warns no later than the judge's first
-    rise, and no control warns. Fails if the calibration or the behaviour-step code stops supporting it."""
+    """docs/thresholds.md's lead table: on the committed 25-100 % persona-mix runs of seeds 0-2, each
+    persona rule (fitted on those seeds' benign-chat controls and the health controls) warns no later
+    than the judge's first rise, and no control warns (seed 3's 25 % run is the documented exception,
+    a one-count judge blip). Fails if the calibration or the behaviour-step code stops supporting it."""
     report = run_benchmark("lead.py", "--scenarios", "poisoned:0.25", "poisoned:0.5", "poisoned:1", "--seeds", "0", "1", "2", "--no-run", timeout=300)
     persona = [name for name in report["rules"] if name != "advice"]
     assert len(persona) >= 3
