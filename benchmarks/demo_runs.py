@@ -14,6 +14,10 @@ from pathlib import Path
 
 import yaml
 
+#: The root of the benchmark runs kept in the repository (each run's event log, config and summary;
+#: ``runs/.gitignore`` keeps out the rest), so ``--no-run`` re-derives a table from a clean clone.
+COMMITTED_RUNS = Path(__file__).resolve().parent / "runs"
+
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, quick: str) -> None:
     """The options every benchmark built from demo runs shares: model, pack, where runs live, tabulate-only, and the smoke run."""

@@ -26,12 +26,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from demo_runs import add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
+from demo_runs import COMMITTED_RUNS, add_run_arguments, demo_summary, scenario_folder, tiny_model_and_pack  # this folder is sys.path[0] when run as a script
 from detection import parse_mix
 
-#: Where the runs live, shared with ``lead.py``: in the repository (each run's event log, config and
-#: summary; ``runs/.gitignore`` keeps out the rest), so ``--no-run`` re-derives every table from a clean clone.
-RUNS = str(Path(__file__).resolve().parent / "runs" / "sequential")
+#: Where the runs live, shared with ``lead.py``: committed, like every table-making benchmark's runs.
+RUNS = str(COMMITTED_RUNS / "sequential")
 
 #: Rules fitted by default: the three own-answer persona signals together, and each alone; the same
 #: three on the fixed probe prompts (deterministic passes: no sampling noise); and the bad-advice

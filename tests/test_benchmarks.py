@@ -204,10 +204,11 @@ def test_the_committed_smollm2_mixes_still_give_the_documented_lead():
     persona rule (fitted on those seeds' benign-chat controls and the health controls) warns no later
     than the judge's first rise, and no control warns (seed 3's 25 % run is the documented exception,
     a one-count judge blip). Fails if the calibration or the behaviour-step code stops supporting it."""
-    report = run_benchmark("lead.py", "--scenarios", "poisoned:0.25", "poisoned:0.5", "poisoned:1", "--seeds", "0", "1", "2", "--no-run", timeout=300)
+    shares = ("poisoned:0.25", "poisoned:0.5", "poisoned:1")
+    report = run_benchmark("lead.py", "--scenarios", *shares, "--seeds", "0", "1", "2", "--no-run", timeout=300)
     persona = [name for name in report["rules"] if name != "advice"]
     assert len(persona) >= 3
-    mixes = [row for share in ("poisoned:0.25", "poisoned:0.5", "poisoned:1") for row in report["scenarios"][share]]
+    mixes = [row for share in shares for row in report["scenarios"][share]]
     assert len(mixes) == 9 and all(row["behaviour_step"] is not None for row in mixes)
     for row in mixes:
         leads = [row["alert_minus_behaviour"][name] for name in persona]
